@@ -1,0 +1,5 @@
+import sys
+
+from onecode_cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Virtual devices and hardware for simulation and tests (host only)."""
