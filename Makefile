@@ -1,0 +1,38 @@
+# OneCode: `make demo` runs the whole system, `make test` runs every test.
+# Both set themselves up (Python venv with pinned packages, Node packages from the lock).
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test test-py test-mpy bench clean
+
+setup: $(STAMP) node_modules/.package-lock.json
+
+$(STAMP): pyproject.toml requirements.lock
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found / 未找到 $(PYTHON)"; exit 2; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip==26.3" "setuptools==84.2.1" "wheel==0.48.0"
+	$(PY) -m pip install --quiet -c requirements.lock -e ".[dev]"
+	touch $(STAMP)
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+
+demo: setup
+	$(VENV)/bin/onecode demo
+
+test: setup
+	@$(PY) -m pytest -q tests; py=$$?; \
+	$(VENV)/bin/onecode mpy test tests/firmware; mpy=$$?; \
+	echo "CPython pytest exit $$py, MicroPython VM exit $$mpy"; \
+	test $$py -eq 0 -a $$mpy -eq 0
+
+test-py: setup
+	$(PY) -m pytest -q tests
+
+test-mpy: setup
+	$(VENV)/bin/onecode mpy test tests/firmware
+
+clean:
+	rm -rf $(VENV) node_modules var .pytest_cache

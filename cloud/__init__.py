@@ -1,0 +1,34 @@
+"""OneCode cloud: the Flask application (pages, APIs) and its CLI commands.
+
+`create_app(config)` builds an app; every subsystem is attached with init_app. The
+ingest worker lives in cloud.ingest and shares the database layer. Must never
+create tables outside the migrations.
+"""
+import os
+
+from flask import Flask
+
+from cloud.db import DEFAULT_URL, Database
+
+
+def create_app(config=None):
+    app = Flask(__name__)
+    app.config.update(
+        DATABASE_URL=os.environ.get("DATABASE_URL", DEFAULT_URL),
+        MQTT_URL=os.environ.get("ONECODE_CLOUD_BROKER", "mqtt://127.0.0.1:1883"),
+        PUBLIC_BASE_URL=os.environ.get("ONECODE_PUBLIC_BASE_URL", ""),
+        DEFAULT_LANG=os.environ.get("ONECODE_DEFAULT_LANG", "zh"),
+    )
+    if config:
+        app.config.update(config)
+    Database(app.config["DATABASE_URL"]).init_app(app)
+
+    from cloud import i18n
+    i18n.init_app(app)
+
+    from cloud.consumer import bp as consumer_bp
+    app.register_blueprint(consumer_bp)
+
+    from cloud import cli
+    cli.init_app(app)
+    return app

@@ -1,0 +1,79 @@
+"""Consumer pages at the item's GS1 Digital Link address (what its QR code holds).
+
+`/01/{gtin}/21/{serial}` shows the verdict and the provenance timeline. Must never
+reveal internal ids, and never fail on a malformed code: that is a 400 page in both
+languages.
+"""
+import datetime
+
+from flask import Blueprint, abort, current_app, render_template, request
+from sqlalchemy import select
+
+from cloud.db import get_db
+from cloud.i18n import t
+from cloud.models import Event, EventEpc, Product
+from onecode import epc as epc_codec
+
+bp = Blueprint("consumer", __name__)
+
+# GS1 AI 21: up to 20 characters of GS1 "CSET 82" (no spaces, no '/' in a path segment)
+_CSET82 = set("!\"%&'()*+,-./0123456789:;<=>?ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz")
+
+
+def check_gtin(gtin):
+    if len(gtin) != 14 or not gtin.isdigit():
+        return "GTIN must be 14 digits / GTIN 必须是 14 位数字"
+    if epc_codec.check_digit(gtin[:13]) != int(gtin[13]):
+        return "GTIN check digit is wrong / GTIN 校验位错误"
+    return None
+
+
+def check_serial(serial):
+    if not 1 <= len(serial) <= 20 or any(c not in _CSET82 for c in serial):
+        return "serial must be 1-20 GS1 characters / 序列号须为 1-20 个 GS1 字符"
+    return None
+
+
+def local_time(ev):
+    """The event's time in its own time zone, as a consumer reads it."""
+    sign = 1 if ev.tz_offset[0] == "+" else -1
+    hh, mm = ev.tz_offset[1:].split(":")
+    off = datetime.timedelta(hours=int(hh), minutes=int(mm)) * sign
+    return (ev.event_time + off).strftime("%Y-%m-%d %H:%M:%S ") + ev.tz_offset
+
+
+def describe(ev):
+    body = ev.body
+    door = body.get("onecode:door") or body.get("onecode:device") or "?"
+    if ev.biz_step == "receiving" and "onecode:direction" in body:
+        return t("ev_receiving", door=door)
+    if ev.biz_step == "shipping" and "onecode:direction" in body:
+        return t("ev_shipping", door=door)
+    if body.get("onecode:direction") == "unknown":
+        return t("ev_pass_unknown", door=door)
+    return t("ev_other", step=ev.biz_step or ev.event_type)
+
+
+@bp.route("/01/<gtin>/21/<serial>")
+def item(gtin, serial):
+    problem = check_gtin(gtin) or check_serial(serial)
+    if problem:
+        return render_template("consumer/bad_code.html", reason=problem), 400
+    path = "/01/%s/21/%s" % (gtin, serial)
+    db = get_db(current_app)
+    with db.Session() as s:
+        events = list(s.scalars(
+            select(Event).join(EventEpc, EventEpc.event_pk == Event.id)
+            .where(EventEpc.dl_path == path).order_by(Event.event_time, Event.id).distinct()))
+        product = s.get(Product, gtin)
+    timeline = [{"time": local_time(ev), "text": describe(ev),
+                 "site": ev.site, "event_id": ev.event_id} for ev in events]
+    verdict = "genuine" if events else "unknown"
+    status = 200 if events else 404
+    return render_template("consumer/item.html", gtin=gtin, serial=serial, product=product,
+                           verdict=verdict, timeline=timeline, path=path), status
+
+
+@bp.app_errorhandler(404)
+def not_found(exc):
+    return render_template("consumer/bad_code.html", reason=t("not_found"), title_key="not_found"), 404

@@ -1,0 +1,78 @@
+"""`onecode cloud migrate|serve|ingest`: the cloud service's parts, one at a time.
+
+Configuration: flags, else environment (DATABASE_URL, ONECODE_CLOUD_BROKER), else the
+defaults in cloud/__init__.py. Must never hold cloud logic.
+"""
+import logging
+import os
+import sys
+
+
+def register(sub):
+    p = sub.add_parser("cloud", help="cloud service / 云端服务")
+    csub = p.add_subparsers(dest="cloud_command", metavar="COMMAND")
+    csub.required = True
+
+    def db_flag(q):
+        q.add_argument("--database-url", help="SQLAlchemy URL (env DATABASE_URL; default "
+                       "sqlite:///var/cloud/onecode.db; postgresql+psycopg://... for PostgreSQL)")
+
+    m = csub.add_parser("migrate", help="apply database migrations / 执行数据库迁移")
+    db_flag(m)
+    m.set_defaults(func=_migrate)
+
+    s = csub.add_parser("serve", help="serve pages and APIs / 运行网页与接口服务")
+    db_flag(s)
+    s.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    s.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    s.add_argument("--threads", type=int, default=8, help="worker threads (default 8)")
+    s.set_defaults(func=_serve)
+
+    i = csub.add_parser("ingest", help="run the ingest worker / 运行数据接收进程")
+    db_flag(i)
+    i.add_argument("--broker", help="cloud MQTT broker URL (env ONECODE_CLOUD_BROKER; default mqtt://127.0.0.1:1883)")
+    i.add_argument("--shared-group", default=None,
+                   help="MQTT shared-subscription group (default onecode-ingest; '' for none, "
+                        "needed with the embedded broker)")
+    i.set_defaults(func=_ingest)
+
+
+def _app(args):
+    from cloud import create_app
+    cfg = {}
+    if args.database_url:
+        cfg["DATABASE_URL"] = args.database_url
+    return create_app(cfg)
+
+
+def _migrate(args):
+    from cloud.cli import do_migrate
+    app = _app(args)
+    try:
+        rev = do_migrate(app.config["DATABASE_URL"])
+    except Exception as exc:
+        print("error: migration failed: %s / 数据库迁移失败：%s" % (exc, exc), file=sys.stderr)
+        return 1
+    print("database %s at revision %s" % (app.config["DATABASE_URL"], rev))
+    return 0
+
+
+def _serve(args):
+    import waitress
+    logging.basicConfig(level="INFO", format="%(asctime)s web %(levelname)s %(message)s")
+    app = _app(args)
+    logging.getLogger("web").info("serving on http://%s:%d (database %s)", args.host, args.port,
+                                  app.config["DATABASE_URL"])
+    waitress.serve(app, host=args.host, port=args.port, threads=args.threads, ident="onecode")
+    return 0
+
+
+def _ingest(args):
+    from cloud.cli import do_ingest
+    from onecode import wire
+    logging.basicConfig(level="INFO", format="%(asctime)s ingest %(levelname)s %(message)s")
+    app = _app(args)
+    broker = args.broker or os.environ.get("ONECODE_CLOUD_BROKER") or app.config["MQTT_URL"]
+    group = wire.SHARED_GROUP if args.shared_group is None else args.shared_group
+    do_ingest(app, broker, group)
+    return 0

@@ -1,0 +1,16 @@
+"""`onecode gateway run`: the site gateway (see gateway/README.md)."""
+
+
+def register(sub):
+    p = sub.add_parser("gateway", help="site gateway / 站点网关")
+    gsub = p.add_subparsers(dest="gateway_command", metavar="COMMAND")
+    gsub.required = True
+    r = gsub.add_parser("run", help="run the gateway until Ctrl-C / 运行网关")
+    from gateway.cli import add_arguments
+    add_arguments(r)
+    r.set_defaults(func=_run)
+
+
+def _run(args):
+    from gateway.cli import run
+    return run(args)
