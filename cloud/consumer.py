@@ -63,8 +63,8 @@ def item(gtin, serial):
     db = get_db(current_app)
     with db.Session() as s:
         events = list(s.scalars(
-            select(Event).join(EventEpc, EventEpc.event_pk == Event.id)
-            .where(EventEpc.dl_path == path).order_by(Event.event_time, Event.id).distinct()))
+            select(Event).where(Event.id.in_(select(EventEpc.event_pk).where(EventEpc.dl_path == path)))
+            .order_by(Event.event_time, Event.id)))
         product = s.get(Product, gtin)
     timeline = [{"time": local_time(ev), "text": describe(ev),
                  "site": ev.site, "event_id": ev.event_id} for ev in events]

@@ -15,7 +15,7 @@ DEFAULT_URL = "sqlite:///var/cloud/onecode.db"
 def normalise_url(url):
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
-    if url.startswith("sqlite:///") and not url.startswith("sqlite:////") and url != "sqlite:///:memory:":
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
         path = url[len("sqlite:///"):]
         os.makedirs(os.path.dirname(os.path.abspath(path)) or ".", exist_ok=True)
     return url

@@ -8,11 +8,16 @@ consumer page finds an item by the address printed on it.
 import datetime
 
 from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
 class Base(DeclarativeBase):
     pass
+
+
+# JSONB on PostgreSQL (indexable, compact), JSON text elsewhere
+JsonDoc = JSON().with_variant(JSONB(), "postgresql")
 
 
 def utcnow():
@@ -35,7 +40,7 @@ class Event(Base):
     site: Mapped[str | None] = mapped_column(String(64))
     gateway: Mapped[str | None] = mapped_column(String(64))
     batch_id: Mapped[str | None] = mapped_column(String(64))
-    body: Mapped[dict] = mapped_column(JSON)
+    body: Mapped[dict] = mapped_column(JsonDoc)
     epcs: Mapped[list["EventEpc"]] = relationship(back_populates="event", cascade="all, delete-orphan")
 
 

@@ -72,7 +72,7 @@ def pass_event(site, tz_offset, dev, info, boot, rec, received_ts):
     if info and info.get("door"):
         ev["onecode:door"] = info["door"]
     if rec.get("overflow"):
-        ev["onecode:untrackedTags"] = rec["overflow"]
+        ev["onecode:untrackedReads"] = rec["overflow"]
     return ev, problems
 
 

@@ -27,7 +27,7 @@ log_dest stdout
 log_type error
 log_type warning
 log_type notice
-connection_messages true
+connection_messages false
 """
 
 

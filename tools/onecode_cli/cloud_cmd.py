@@ -37,17 +37,36 @@ def register(sub):
     i.set_defaults(func=_ingest)
 
 
+class BadDatabaseUrl(Exception):
+    pass
+
+
 def _app(args):
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
     from cloud import create_app
     cfg = {}
     if args.database_url:
         cfg["DATABASE_URL"] = args.database_url
-    return create_app(cfg)
+    try:
+        return create_app(cfg)
+    except (ArgumentError, NoSuchModuleError) as exc:
+        raise BadDatabaseUrl(str(exc)) from None
+    except OSError as exc:
+        raise BadDatabaseUrl("cannot create the folder for %s: %s" % (cfg.get("DATABASE_URL"), exc)) from None
+
+
+def _report(exc):
+    print("error: bad database URL: %s / 数据库地址无效：%s" % (exc, exc), file=sys.stderr)
+    return 2
 
 
 def _migrate(args):
     from cloud.cli import do_migrate
-    app = _app(args)
+    try:
+        app = _app(args)
+    except BadDatabaseUrl as exc:
+        return _report(exc)
     try:
         rev = do_migrate(app.config["DATABASE_URL"])
     except Exception as exc:
@@ -60,7 +79,10 @@ def _migrate(args):
 def _serve(args):
     import waitress
     logging.basicConfig(level="INFO", format="%(asctime)s web %(levelname)s %(message)s")
-    app = _app(args)
+    try:
+        app = _app(args)
+    except BadDatabaseUrl as exc:
+        return _report(exc)
     logging.getLogger("web").info("serving on http://%s:%d (database %s)", args.host, args.port,
                                   app.config["DATABASE_URL"])
     waitress.serve(app, host=args.host, port=args.port, threads=args.threads, ident="onecode")
@@ -71,7 +93,10 @@ def _ingest(args):
     from cloud.cli import do_ingest
     from onecode import wire
     logging.basicConfig(level="INFO", format="%(asctime)s ingest %(levelname)s %(message)s")
-    app = _app(args)
+    try:
+        app = _app(args)
+    except BadDatabaseUrl as exc:
+        return _report(exc)
     broker = args.broker or os.environ.get("ONECODE_CLOUD_BROKER") or app.config["MQTT_URL"]
     group = wire.SHARED_GROUP if args.shared_group is None else args.shared_group
     do_ingest(app, broker, group)

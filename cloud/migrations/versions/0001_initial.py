@@ -6,6 +6,7 @@ Create Date: 2026-11-23 00:38:33.785872
 """
 from alembic import op
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 
 revision = '0001'
@@ -30,7 +31,7 @@ def upgrade():
     sa.Column('site', sa.String(length=64), nullable=True),
     sa.Column('gateway', sa.String(length=64), nullable=True),
     sa.Column('batch_id', sa.String(length=64), nullable=True),
-    sa.Column('body', sa.JSON(), nullable=False),
+    sa.Column('body', sa.JSON().with_variant(postgresql.JSONB(), 'postgresql'), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('event_id')
     )

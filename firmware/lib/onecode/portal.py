@@ -8,8 +8,8 @@ in both zones; the order of its first sighting in each zone gives its direction
 appeared in a new zone for `quiet_ms` (ALE's stable-set interval), so tags that sit
 in the field do not hold a pass open.
 
-Bounded: at most `max_tags` tags are tracked per pass; further tags are counted in
-`overflow` and reported in the pass record, never dropped silently. Must never do
+Bounded: at most `max_tags` tags are tracked per pass; reads of further tags are
+counted in `overflow` and reported in the pass record, never dropped silently. Must never do
 I/O or read a clock itself.
 """
 from onecode.compat import ticks_diff

@@ -1,0 +1,12 @@
+"""The migrations build exactly the schema the models describe, on both databases."""
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from cloud.db import get_db
+from cloud.models import Base
+
+
+def test_models_and_migrations_agree(app):
+    with get_db(app).engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert diff == []

@@ -1,0 +1,43 @@
+"""`onecode demo` (what `make demo` runs): starts everything, prints a consumer page
+URL that shows the pass, and stops every child. Run with both broker engines: the
+embedded amqtt broker is what a machine without Mosquitto gets."""
+import re
+import subprocess
+import sys
+
+import psutil
+import pytest
+
+from onecode_cli import brokers
+
+
+@pytest.mark.parametrize("engine", ["mosquitto", "amqtt"])
+def test_demo_reaches_a_page_and_stops_cleanly(tmp_path, engine):
+    port = brokers.free_port()
+    out = subprocess.run([sys.executable, "-m", "onecode_cli", "demo", "--var", str(tmp_path / "var"),
+                          "--port", str(port), "--engine", engine, "--cases", "8", "--exit-after-ready"],
+                         capture_output=True, text=True, timeout=120)
+    log = out.stdout + out.stderr
+    assert out.returncode == 0, log
+    assert ("Mosquitto" if engine == "mosquitto" else "embedded amqtt") in log
+    url = re.search(r"(http://127\.0\.0\.1:%d/01/\d{14}/21/\S+)" % port, log).group(1)
+    for name in ("broker", "web", "ingest", "gateway", "portal"):
+        assert re.search(r"stopped %s \(exit " % name, log), name
+    # everything it started is gone: nothing listens on its web port any more
+    assert not brokers.wait_port(port, timeout=0.5)
+    assert not [p for p in psutil.process_iter(["cmdline"])
+                if str(tmp_path) in " ".join(p.info["cmdline"] or [])]
+    # and the URL it printed was showing the pass when it said so
+    assert "ready in" in log and url.endswith("/21/1001")
+
+
+def test_demo_refuses_a_busy_port(tmp_path):
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        out = subprocess.run([sys.executable, "-m", "onecode_cli", "demo", "--var", str(tmp_path), "--port", str(port)],
+                             capture_output=True, text=True, timeout=30)
+    assert out.returncode == 2
+    assert "port %d is in use" % port in out.stderr and "端口" in out.stderr

@@ -1,0 +1,90 @@
+"""Device records -> EPCIS events, and the wire schema they travel in."""
+import cbor2
+import pytest
+
+import protocol
+from gateway import enrich
+from onecode import cbor, epc
+from onecode.compat import ticks_diff
+from onecode import wire
+
+SGTIN = epc.encode("urn:epc:id:sgtin:6901234.100001.1001", filter=2)
+SSCC = epc.encode("urn:epc:id:sscc:6901234.0000000001", filter=2)
+
+
+def pass_rec(seq=1, direction="in", tags=(SGTIN, SSCC)):
+    return {"seq": seq, "type": "pass", "age": 1500, "dur": 900, "dir": direction,
+            "tags": [{"epc": t, "n": 3, "rssi": -52, "zones": "oi"} for t in tags]}
+
+
+INFO = {"door": "D1", "read_point": "urn:epc:id:sgln:6901234.00001.1",
+        "biz_location": "urn:epc:id:sgln:6901234.00001.0"}
+
+
+def test_pass_becomes_object_event():
+    events, problems = enrich.record_events("site-1", "+08:00", "door-1", INFO, 3, pass_rec(), 1_700_000_000.0)
+    assert problems == []
+    (ev,) = events
+    assert ev["type"] == "ObjectEvent" and ev["action"] == "OBSERVE"
+    assert ev["bizStep"] == "receiving" and ev["disposition"] == "in_progress"
+    assert ev["epcList"] == ["urn:epc:id:sgtin:6901234.100001.1001", "urn:epc:id:sscc:6901234.0000000001"]
+    assert ev["eventTime"] == "2023-11-14T22:13:18.500Z"   # receive time minus age 1.5 s
+    assert ev["eventTimeZoneOffset"] == "+08:00"
+    assert ev["readPoint"] == {"id": INFO["read_point"]}
+    assert ev["onecode:door"] == "D1" and ev["onecode:direction"] == "inbound"
+    protocol.validate("cloudBatch", {"v": 1, "gw": "gw-1", "site": "site-1", "batch": "a" * 32, "events": events})
+
+
+def test_event_id_is_deterministic_and_distinct():
+    a = enrich.record_events("s", "+00:00", "d", None, 1, pass_rec(1), 1.0)[0][0]
+    b = enrich.record_events("s", "+00:00", "d", None, 1, pass_rec(1), 99.0)[0][0]  # replay, later
+    c = enrich.record_events("s", "+00:00", "d", None, 2, pass_rec(1), 1.0)[0][0]   # next boot
+    assert a["eventID"] == b["eventID"] != c["eventID"]
+
+
+def test_outbound_and_unknown_directions():
+    out = enrich.record_events("s", "+00:00", "d", INFO, 1, pass_rec(direction="out"), 1.0)[0][0]
+    assert out["bizStep"] == "shipping" and out["onecode:direction"] == "outbound"
+    unk = enrich.record_events("s", "+00:00", "d", INFO, 1, pass_rec(direction="unknown"), 1.0)[0][0]
+    assert "bizStep" not in unk and unk["onecode:direction"] == "unknown"
+
+
+def test_undecodable_epc_is_reported_and_the_rest_kept():
+    events, problems = enrich.record_events("s", "+00:00", "d", None, 1,
+                                            pass_rec(tags=(SGTIN, b"\xff" * 12)), 1.0)
+    assert events[0]["epcList"] == ["urn:epc:id:sgtin:6901234.100001.1001"]
+    assert len(problems) == 1 and "FFFFFFFF" in problems[0]
+
+
+def test_firmware_batch_matches_the_schema_and_cbor2():
+    recs = [{"seq": 1, "t": 100, "type": "pass", "dur": 900, "dir": "in",
+             "tags": [{"epc": SGTIN, "n": 3, "rssi": -52, "zones": "oi"}]}]
+    msg = wire.device_batch("door-1", 4, recs, 600, ticks_diff)
+    payload = cbor.dumps(msg)
+    assert payload == cbor2.dumps(msg)
+    assert protocol.decode("deviceBatch", payload)["recs"][0]["age"] == 500
+
+
+@pytest.mark.parametrize("mutate, where", [
+    (lambda m: m.pop("boot"), "boot"),
+    (lambda m: m["recs"][0]["tags"][0].update(epc="not bytes"), "epc"),
+    (lambda m: m["recs"][0]["tags"][0].update(epc=b"\x30" * 3), "byte string of 3 bytes"),
+    (lambda m: m["recs"][0].update(dir="sideways"), "dir"),
+    (lambda m: m.update(dev="a/b"), "dev"),
+    (lambda m: m["recs"].clear(), "recs"),
+])
+def test_schema_rejects_bad_device_batches_with_a_specific_error(mutate, where):
+    msg = {"v": 1, "dev": "door-1", "boot": 1, "recs": [pass_rec()]}
+    mutate(msg)
+    with pytest.raises(protocol.WireError) as exc:
+        protocol.decode("deviceBatch", cbor2.dumps(msg))
+    assert where in str(exc.value)
+
+
+def test_garbage_is_a_wire_error_not_a_crash():
+    for payload in (b"", b"\xff\xff", b"\x9f" * 5000, cbor2.dumps([1, 2])):
+        with pytest.raises(protocol.WireError):
+            protocol.decode("deviceBatch", payload)
+    with pytest.raises(protocol.WireError) as exc:
+        protocol.decode("deviceBatch", b"\x00" * (protocol.MAX_PAYLOAD + 1))
+    assert exc.value.code == "too_large"
