@@ -5,7 +5,7 @@ argv: `mpy_runner.py [-v] test_a test_b ...`. Each module is imported, every
 `unittest.TestCase` subclass found in it is run (one instance per test method, as
 CPython does), and the run ends with exactly one summary line:
 
-    MicroPython VM: 12 passed, 0 failed[, 3 skipped]
+    micropython: 12 passed, 0 failed[, 3 skipped]
 
 Exit status 1 when anything failed or errored, or when no test ran (all skipped
 counts as none ran). An import error counts as one failure of that module; the
@@ -212,7 +212,7 @@ def main(argv):
         run_module(name, tally)
     if tally.passed + tally.failed == 0:
         print("no tests ran (modules: %s)" % (" ".join(modules) or "none"))
-    line = "MicroPython VM: %d passed, %d failed" % (tally.passed, tally.failed)
+    line = "micropython: %d passed, %d failed" % (tally.passed, tally.failed)
     if tally.skipped:
         line += ", %d skipped" % tally.skipped
     print(line)

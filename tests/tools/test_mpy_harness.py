@@ -183,7 +183,7 @@ def test_cli_test_counts_pass_fail_skip_and_exits_1(tmp_path):
     proc = cli("test", str(tmp_path))
     assert proc.returncode == 1, proc.stdout + proc.stderr
     lines = proc.stdout.splitlines()
-    assert lines[-1] == "MicroPython VM: 3 passed, 2 failed, 1 skipped"
+    assert lines[-1] == "micropython: 3 passed, 2 failed, 1 skipped"
     assert "FAIL: test_bad.Broken.test_fails" in lines
     assert "ERROR: test_bad.Broken.test_errors" in lines
     assert "KeyError: missing" in proc.stdout
@@ -194,13 +194,13 @@ def test_cli_test_all_passing_exits_0(tmp_path):
     write(tmp_path / "helper_not_a_test.py", "raise RuntimeError('not imported')\n")
     proc = cli("test", str(tmp_path))
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert proc.stdout.splitlines()[-1] == "MicroPython VM: 2 passed, 0 failed, 1 skipped"
+    assert proc.stdout.splitlines()[-1] == "micropython: 2 passed, 0 failed, 1 skipped"
 
 
 def test_cli_test_zero_tests_exits_1(tmp_path):
     proc = cli("test", str(tmp_path))
     assert proc.returncode == 1
-    assert proc.stdout.splitlines()[-1] == "MicroPython VM: 0 passed, 0 failed"
+    assert proc.stdout.splitlines()[-1] == "micropython: 0 passed, 0 failed"
 
 
 def test_import_error_fails_that_module_only(tmp_path):
@@ -209,7 +209,7 @@ def test_import_error_fails_that_module_only(tmp_path):
     proc = mpy.run_tests(tmp_path, capture=True, timeout=TIMEOUT)
     assert proc.returncode == 1
     assert "ERROR: import test_import" in proc.stdout
-    assert proc.stdout.splitlines()[-1] == "MicroPython VM: 2 passed, 1 failed, 1 skipped"
+    assert proc.stdout.splitlines()[-1] == "micropython: 2 passed, 1 failed, 1 skipped"
 
 
 def test_subtest_failure_is_counted(tmp_path):
@@ -227,7 +227,7 @@ def test_subtest_failure_is_counted(tmp_path):
     )
     proc = mpy.run_tests(tmp_path, capture=True, timeout=TIMEOUT)
     assert proc.returncode == 1
-    assert proc.stdout.splitlines()[-1] == "MicroPython VM: 0 passed, 1 failed"
+    assert proc.stdout.splitlines()[-1] == "micropython: 0 passed, 1 failed"
 
 
 def test_missing_vm_package_gives_bilingual_error(tmp_path, monkeypatch):

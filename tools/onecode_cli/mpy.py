@@ -19,7 +19,7 @@ Python API (the same code the subcommands use):
         error. timeout raises subprocess.TimeoutExpired after killing Node (a VM in an
         endless loop cannot be interrupted any other way).
     run_tests(test_dir=None, verbose=False, timeout=None, capture=False)
-        -> subprocess.CompletedProcess; last stdout line "MicroPython VM: N passed, M failed".
+        -> subprocess.CompletedProcess; last stdout line "micropython: N passed, M failed".
     test_modules(test_dir) -> list of module names that run_tests would run.
     VMNotInstalled: raised when node or the npm package is missing (bilingual message).
 
