@@ -48,8 +48,7 @@ class Children:
     @staticmethod
     def _relay(name, proc):
         for line in iter(proc.stdout.readline, b""):
-            sys.stdout.write("[%-7s] %s" % (name, line.decode("utf-8", "replace")))
-            sys.stdout.flush()
+            say(line.decode("utf-8", "replace").rstrip("\n"), name)
 
     def check(self):
         for name, proc in self.procs:
@@ -58,6 +57,8 @@ class Children:
         return None
 
     def stop(self):
+        """SIGINT each child, newest first; SIGKILL what is still there after 8 s.
+        Never raises: it runs in `finally`, possibly with a closed stdout."""
         for name, proc in reversed(self.procs):
             if proc.poll() is None:
                 proc.send_signal(signal.SIGINT)
@@ -66,13 +67,17 @@ class Children:
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     proc.wait()
-            print("[demo   ] stopped %s (exit %s)" % (name, proc.returncode))
+            say("stopped %s (exit %s)" % (name, proc.returncode))
         self.procs = []
 
 
-def say(msg):
-    print("[demo   ] " + msg)
-    sys.stdout.flush()
+def say(msg, who="demo"):
+    """Print a log line; a closed terminal or pipe must not stop the demo's cleanup."""
+    try:
+        sys.stdout.write("[%-7s] %s\n" % (who, msg))
+        sys.stdout.flush()
+    except (OSError, ValueError):
+        pass
 
 
 def page_shows_pass(url):
@@ -115,6 +120,10 @@ def run(args):
                                  "biz_location": "urn:epc:id:sgln:6901234.00001.0"}},
         }, f, indent=1)
 
+    def interrupted(signum, frame):
+        raise KeyboardInterrupt
+    for sig in (signal.SIGTERM, signal.SIGHUP):  # a closed terminal stops the demo like Ctrl-C
+        signal.signal(sig, interrupted)
     children = Children()
     try:
         say("broker: %s on 127.0.0.1:%d" % ("Mosquitto" if engine == "mosquitto" else
