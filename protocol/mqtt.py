@@ -57,6 +57,7 @@ class Link:
         self._lock = threading.Lock()
         self._on_message = on_message
         self.connected = False
+        self._stopping = False
         self.connected_event = threading.Event()
         self.on_connect_hooks = []
         c = self.client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=self.client_id,
@@ -81,6 +82,7 @@ class Link:
         return self.connected_event.wait(timeout)
 
     def stop(self):
+        self._stopping = True
         self.client.disconnect()
         self.client.loop_stop()
 
@@ -115,7 +117,7 @@ class Link:
 
     def _disconnected(self, client, userdata, flags, reason_code, properties):
         if self.connected:
-            log.warning("MQTT disconnected from %s: %s", self.url, reason_code)
+            (log.info if self._stopping else log.warning)("MQTT disconnected from %s: %s", self.url, reason_code)
         self.connected = False
         self.connected_event.clear()
 

@@ -7,6 +7,8 @@ are built as OrderedDict because a MicroPython dict need not keep insertion orde
 import binascii
 import struct
 import unittest
+
+from fwtest import TestCase
 from collections import OrderedDict
 
 from onecode import cbor
@@ -113,16 +115,6 @@ def untuple(v):
     if isinstance(v, dict):
         return dict([(k, untuple(x)) for k, x in v.items()])
     return v
-
-
-class TestCase(unittest.TestCase):
-    def raises(self, fragment, fn, *args):
-        try:
-            fn(*args)
-        except ValueError as e:
-            self.assertIn(fragment, str(e))
-            return
-        self.fail("no ValueError (%r) from %r" % (fragment, args))
 
 
 class TestVectors(TestCase):

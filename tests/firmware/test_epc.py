@@ -6,6 +6,8 @@ unittest subset only: this file also runs under the MicroPython VM.
 import binascii
 import unittest
 
+from fwtest import TestCase
+
 from onecode import epc
 
 VECTORS = [
@@ -50,16 +52,6 @@ class Lcg:
     def below(self, n):
         self.s = (self.s * 6364136223846793005 + 1442695040888963407) & ((1 << 64) - 1)
         return (self.s >> 11) % n
-
-
-class TestCase(unittest.TestCase):
-    def raises(self, fragment, fn, *args):
-        try:
-            fn(*args)
-        except ValueError as e:
-            self.assertIn(fragment, str(e))
-            return
-        self.fail("no ValueError (%r) from %r" % (fragment, args))
 
 
 class TestVectors(TestCase):
