@@ -57,6 +57,14 @@ def init_app(app):
     def _set_lang():
         g.lang = pick_lang() or app.config["DEFAULT_LANG"]
 
+    @app.after_request
+    def _remember_lang(response):
+        # an explicit ?lang= choice sticks for the next pages (a year; not a tracking cookie)
+        lang = request.args.get("lang")
+        if lang in LANGS and request.cookies.get("lang") != lang:
+            response.set_cookie("lang", lang, max_age=365 * 86400, samesite="Lax")
+        return response
+
     @app.context_processor
     def _inject():
         return {"t": t, "lang": getattr(g, "lang", app.config["DEFAULT_LANG"]),

@@ -8,6 +8,7 @@ or acknowledge anything not yet committed.
 """
 import asyncio
 import logging
+import sqlite3
 import time
 
 import cbor2
@@ -41,7 +42,8 @@ class Gateway:
         for dev, info in cfg["devices"].items():
             self.registry.upsert(dev, info)
         self.counters = {"batches_in": 0, "records_in": 0, "replays": 0, "rejected": 0,
-                         "events_out": 0, "events_acked": 0, "bad_cloud_acks": 0, "tag_problems": 0}
+                         "events_out": 0, "events_acked": 0, "bad_cloud_acks": 0, "tag_problems": 0,
+                         "store_errors": 0}
         self.batch_topic_tpl = wire.DEVICE_BATCH.replace("{site}", self.site)
         self.cloud_batch_topic = wire.topic(wire.CLOUD_BATCH, site=self.site, gw=self.gw)
         self.cloud_ack_topic = wire.topic(wire.CLOUD_ACK, site=self.site, gw=self.gw)
@@ -49,6 +51,7 @@ class Gateway:
         self.site_link = None
         self.cloud_link = None
         self._stop = None
+        self._resend_all = True  # after (re)connecting to the cloud, unacked batches go again at once
 
     # --- message handling (event loop) ---
     def handle_device_batch(self, topic, payload, received_ts=None):
@@ -73,7 +76,13 @@ class Gateway:
                                                  msg["boot"], rec, received_ts)
             items.append((rec["seq"], events))
             problems.extend(probs)
-        ack_seq, new, replays = self.outbox.commit_device_batch(dev, msg["boot"], items)
+        try:
+            ack_seq, new, replays = self.outbox.commit_device_batch(dev, msg["boot"], items)
+        except sqlite3.Error as exc:
+            # not committed (disk full, I/O error): no ack, the device keeps the records and resends
+            self.counters["store_errors"] += 1
+            log.error("outbox commit failed for %s boot %d: %s; not acknowledged", dev, msg["boot"], exc)
+            return
         self.counters["batches_in"] += 1
         self.counters["records_in"] += len(items) - replays
         self.counters["replays"] += replays
@@ -114,7 +123,9 @@ class Gateway:
         if count and self.outbox.in_flight() < cfg["max_batches_in_flight"] and (
                 count >= cfg["batch_max_events"] or age * 1000 >= cfg["batch_max_age_ms"]):
             self.outbox.open_batch(cfg["batch_max_events"])
-        for batch_id in self.outbox.due_batches(cfg["resend_s"]):
+        resend_after = 0 if self._resend_all else cfg["resend_s"]
+        self._resend_all = False
+        for batch_id in self.outbox.due_batches(resend_after):
             events = self.outbox.batch_events(batch_id)
             msg = {"v": wire.VERSION, "gw": self.gw, "site": self.site, "batch": batch_id, "events": events}
             self.cloud_link.publish(self.cloud_batch_topic, protocol.encode("cloudBatch", msg))
@@ -138,6 +149,7 @@ class Gateway:
         self.cloud_link = Link(self.cfg["cloud_broker"], "onecode-gw-%s-%s-cloud" % (self.site, self.gw),
                                clean_session=False, on_message=self._enqueue("cloud"))
         self.cloud_link.subscribe(self.cloud_ack_topic)
+        self.cloud_link.on_connect_hooks.append(self._cloud_connected)
         self.site_link.start()
         self.cloud_link.start()
         log.info("gateway %s at site %s: site broker %s, cloud broker %s, outbox %s",
@@ -162,6 +174,11 @@ class Gateway:
             self.cloud_link.stop()
             self.outbox.close()
             self.registry.close()
+
+    def _cloud_connected(self):
+        # paho's session is in memory only: after a reconnect or a restart, whatever
+        # was in flight may be gone, so send every unacknowledged batch again now
+        self._resend_all = True
 
     def stop(self):
         if self._stop is not None:

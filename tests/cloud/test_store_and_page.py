@@ -51,7 +51,8 @@ def test_page_shows_the_pass_in_both_languages(app, client):
     assert "Shipped through dock door D7 (outbound)" in html
     assert len(re.findall(r'<li class="event">', html)) == 2
     assert "+08:00" in html
-    r = client.get("/01/16901234000013/21/5", headers={"Accept-Language": "zh-CN,zh;q=0.9"})
+    # a new visitor (no language cookie) whose phone prefers Chinese
+    r = app.test_client().get("/01/16901234000013/21/5", headers={"Accept-Language": "zh-CN,zh;q=0.9"})
     html = r.get_data(as_text=True)
     assert "正品" in html and "经月台门 D7 入库（收货）" in html and "茉莉花茶" in html
     assert 'lang="zh-CN"' in html
@@ -74,3 +75,18 @@ def test_migrate_command(runner, database_url):
     result = runner.invoke(args=["migrate"])
     assert result.exit_code == 0, result.output
     assert "revision 0001" in result.output
+
+
+def test_demo_products_are_seeded_idempotently_and_named_on_the_page(app, client):
+    from cloud.demo_data import seed
+    assert seed(get_db(app).Session) == 1
+    assert seed(get_db(app).Session) == 1
+    assert count(app, Product) == 1
+    store_batch(get_db(app).Session, "batch-0009", "site-1", "gw-1", [pass_event(1, [8])])
+    assert "茉莉绿茶" in client.get("/01/16901234000013/21/8?lang=zh").get_data(as_text=True)
+
+
+def test_language_choice_is_remembered(client):
+    r = client.get("/01/16901234000013/21/8?lang=en")
+    assert "lang=en" in r.headers.get("Set-Cookie", "")
+    assert "Unknown code" in client.get("/01/16901234000013/21/8").get_data(as_text=True)

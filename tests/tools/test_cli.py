@@ -9,7 +9,7 @@ ONECODE = [sys.executable, "-m", "onecode_cli"]
 
 
 @pytest.mark.parametrize("args", [
-    [], ["demo"], ["broker"], ["cloud"], ["cloud", "migrate"], ["cloud", "serve"], ["cloud", "ingest"],
+    [], ["demo"], ["broker"], ["cloud"], ["cloud", "migrate"], ["cloud", "serve"], ["cloud", "ingest"], ["cloud", "seed-demo"],
     ["gateway"], ["gateway", "run"], ["sim"], ["sim", "portal"], ["mpy"], ["mpy", "run"], ["mpy", "test"],
 ])
 def test_every_command_has_help(args):
@@ -41,7 +41,7 @@ def test_bad_broker_url_is_refused():
             parse_url(bad)
 
 
-@pytest.mark.parametrize("command", ["migrate", "serve", "ingest"])
+@pytest.mark.parametrize("command", ["migrate", "serve", "ingest", "seed-demo"])
 def test_cloud_commands_report_a_bad_database_url(command):
     out = subprocess.run(ONECODE + ["cloud", command, "--database-url", "nosuchdb://x"],
                          capture_output=True, text=True, timeout=60)

@@ -21,6 +21,10 @@ def register(sub):
     db_flag(m)
     m.set_defaults(func=_migrate)
 
+    d = csub.add_parser("seed-demo", help="add the demo site's products (idempotent) / 写入演示商品数据")
+    db_flag(d)
+    d.set_defaults(func=_seed_demo)
+
     s = csub.add_parser("serve", help="serve pages and APIs / 运行网页与接口服务")
     db_flag(s)
     s.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
@@ -73,6 +77,18 @@ def _migrate(args):
         print("error: migration failed: %s / 数据库迁移失败：%s" % (exc, exc), file=sys.stderr)
         return 1
     print("database %s at revision %s" % (app.config["DATABASE_URL"], rev))
+    return 0
+
+
+def _seed_demo(args):
+    from cloud.db import get_db
+    from cloud.demo_data import seed
+    try:
+        app = _app(args)
+    except BadDatabaseUrl as exc:
+        return _report(exc)
+    n = seed(get_db(app).Session)
+    print("demo data: %d products written to %s" % (n, app.config["DATABASE_URL"]))
     return 0
 
 

@@ -135,6 +135,7 @@ def run(args):
             return 1
         say("database: %s" % db_url)
         rc = subprocess.call(onecode + ["cloud", "migrate", "--database-url", db_url], env=env)
+        rc = rc or subprocess.call(onecode + ["cloud", "seed-demo", "--database-url", db_url], env=env)
         if rc:
             say("error: migrations failed / 数据库迁移失败")
             return 1

@@ -1,0 +1,134 @@
+"""The gateway process against a real Mosquitto: ack only after commit, forward,
+release on the cloud's ack, bilingual errors for bad payloads, resend after restart."""
+import asyncio
+import queue
+import sqlite3
+import threading
+import time
+
+import cbor2
+import pytest
+
+import protocol
+from gateway import config
+from gateway.service import Gateway
+from onecode import epc, wire
+from protocol.mqtt import Link
+
+SITE, GW, DEV = "site-t", "gw-t", "door-t"
+TAG = epc.encode("urn:epc:id:sgtin:6901234.100001.77", filter=2)
+
+
+class Listener:
+    """A test MQTT client collecting what arrives on some topics."""
+
+    def __init__(self, url, *topics):
+        self.q = queue.Queue()
+        self.link = Link(url, on_message=lambda t, p: self.q.put((t, p)))
+        for t in topics:
+            self.link.subscribe(t)
+        self.link.start()
+        assert self.link.wait_connected(10)
+
+    def get(self, timeout=10):
+        return self.q.get(timeout=timeout)
+
+    def stop(self):
+        self.link.stop()
+
+
+class RunningGateway:
+    def __init__(self, cfg):
+        self.gw = Gateway(cfg)
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_until_complete, args=(self.gw.run(),), daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not (self.gw.site_link and self.gw.site_link.connected) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert self.gw.site_link.connected, "gateway did not connect to the site broker"
+
+    def stop(self):
+        self.loop.call_soon_threadsafe(self.gw.stop)
+        self.thread.join(10)
+        self.loop.close()
+
+
+@pytest.fixture
+def cfg(tmp_path, mosquitto):
+    return config.load(None, env={}, overrides={
+        "site": SITE, "gateway_id": GW, "site_broker": mosquitto, "cloud_broker": mosquitto,
+        "outbox": str(tmp_path / "outbox.sqlite"), "registry": str(tmp_path / "devices.json"),
+        "batch_max_age_ms": 50})
+
+
+def device_batch(seq, boot=1):
+    return cbor2.dumps({"v": 1, "dev": DEV, "boot": boot, "recs": [
+        {"seq": seq, "type": "pass", "age": 10, "dur": 500, "dir": "in",
+         "tags": [{"epc": TAG, "n": 2, "rssi": -50, "zones": "oi"}]}]})
+
+
+def backlog(path):
+    with sqlite3.connect(path) as c:
+        return c.execute("SELECT COUNT(*) FROM event").fetchone()[0]
+
+
+def test_intake_ack_forward_and_release(cfg, mosquitto):
+    dev = Listener(mosquitto, wire.topic(wire.DEVICE_ACK, site=SITE, dev=DEV),
+                   wire.topic(wire.DEVICE_ERROR, site=SITE, dev=DEV))
+    cloud = Listener(mosquitto, wire.topic(wire.CLOUD_BATCH, site=SITE, gw=GW))
+    gw = RunningGateway(cfg)
+    try:
+        pub = Listener(mosquitto)
+        batch_topic = wire.topic(wire.DEVICE_BATCH, site=SITE, dev=DEV)
+        pub.link.publish(batch_topic, device_batch(1))
+        topic, payload = dev.get()
+        assert protocol.decode("deviceAck", payload) == {"v": 1, "boot": 1, "seq": 1}
+        assert backlog(cfg["outbox"]) == 1        # committed before the ack
+        topic, payload = cloud.get()
+        batch = protocol.decode("cloudBatch", payload)
+        assert batch["site"] == SITE and batch["gw"] == GW
+        assert batch["events"][0]["epcList"] == ["urn:epc:id:sgtin:6901234.100001.77"]
+
+        # a replay of the same record is acknowledged again but stored once
+        pub.link.publish(batch_topic, device_batch(1))
+        assert protocol.decode("deviceAck", dev.get()[1])["seq"] == 1
+        assert backlog(cfg["outbox"]) == 1
+
+        # the cloud acknowledges: the outbox lets go
+        pub.link.publish(wire.topic(wire.CLOUD_ACK, site=SITE, gw=GW), protocol.encode(
+            "cloudAck", {"v": 1, "batch": batch["batch"], "stored": 1, "duplicates": 0}))
+        deadline = time.monotonic() + 10
+        while backlog(cfg["outbox"]) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert backlog(cfg["outbox"]) == 0
+
+        # garbage gets a specific error in both languages, and no ack
+        pub.link.publish(batch_topic, b"\xff\x00garbage")
+        topic, payload = dev.get()
+        assert topic.endswith("/error")
+        err = protocol.decode("deviceError", payload)
+        assert err["code"] == "cbor" and "CBOR" in err["en"] and "CBOR" in err["zh"] and "不是有效的" in err["zh"]
+        assert gw.gw.counters["rejected"] == 1
+        pub.stop()
+    finally:
+        gw.stop()
+        dev.stop()
+        cloud.stop()
+
+
+def test_unacked_batch_is_resent_at_once_after_a_restart(cfg, mosquitto):
+    cloud = Listener(mosquitto, wire.topic(wire.CLOUD_BATCH, site=SITE, gw=GW))
+    gw = RunningGateway(cfg)
+    pub = Listener(mosquitto)
+    pub.link.publish(wire.topic(wire.DEVICE_BATCH, site=SITE, dev=DEV), device_batch(1))
+    first = protocol.decode("cloudBatch", cloud.get()[1])
+    gw.stop()                                      # no cloud ack ever came
+    gw = RunningGateway(cfg)                       # resend_s is 10 s, but a restart resends now
+    try:
+        again = protocol.decode("cloudBatch", cloud.get(timeout=5)[1])
+        assert again == first                      # same batch id, same events
+    finally:
+        gw.stop()
+        pub.stop()
+        cloud.stop()
