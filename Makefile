@@ -1,6 +1,7 @@
 # OneCode: `make demo` runs the whole system, `make test` runs every test.
 # Both set themselves up (Python venv with pinned packages, Node packages from the lock).
-PYTHON ?= python3.11
+# Python 3.11 or newer: python3.11 if installed, else python3 (checked below)
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3 2>/dev/null || echo python3.11)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
@@ -10,7 +11,9 @@ STAMP := $(VENV)/.installed
 setup: $(STAMP) node_modules/.package-lock.json
 
 $(STAMP): pyproject.toml requirements.lock
-	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found / 未找到 $(PYTHON)"; exit 2; }
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || \
+	  { echo "error: Python 3.11 or newer is needed ($(PYTHON)) / 需要 Python 3.11 或更高版本"; exit 2; }
+	@command -v npm >/dev/null || { echo "error: Node.js with npm is needed / 需要安装 Node.js 和 npm"; exit 2; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade "pip==26.3" "setuptools==84.2.1" "wheel==0.48.0"
 	$(PY) -m pip install --quiet -c requirements.lock -e ".[dev]"

@@ -4,6 +4,7 @@
 ingest worker lives in cloud.ingest and shares the database layer. Must never
 create tables outside the migrations.
 """
+import json
 import os
 
 from flask import Flask
@@ -16,9 +17,11 @@ def create_app(config=None):
     app.config.update(
         DATABASE_URL=os.environ.get("DATABASE_URL", DEFAULT_URL),
         MQTT_URL=os.environ.get("ONECODE_CLOUD_BROKER", "mqtt://127.0.0.1:1883"),
-        PUBLIC_BASE_URL=os.environ.get("ONECODE_PUBLIC_BASE_URL", ""),
         DEFAULT_LANG=os.environ.get("ONECODE_DEFAULT_LANG", "zh"),
     )
+    # a JSON file of the same keys, for deployments that prefer files to variables
+    if os.environ.get("ONECODE_CLOUD_CONFIG"):
+        app.config.from_file(os.environ["ONECODE_CLOUD_CONFIG"], load=json.load)
     if config:
         app.config.update(config)
     Database(app.config["DATABASE_URL"]).init_app(app)

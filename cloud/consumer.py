@@ -6,7 +6,7 @@ languages.
 """
 import datetime
 
-from flask import Blueprint, abort, current_app, render_template, request
+from flask import Blueprint, current_app, render_template
 from sqlalchemy import select
 
 from cloud.db import get_db

@@ -90,3 +90,19 @@ def test_language_choice_is_remembered(client):
     r = client.get("/01/16901234000013/21/8?lang=en")
     assert "lang=en" in r.headers.get("Set-Cookie", "")
     assert "Unknown code" in client.get("/01/16901234000013/21/8").get_data(as_text=True)
+
+
+def test_config_file_then_explicit_settings(tmp_path, monkeypatch):
+    import json
+
+    from cloud import create_app
+    f = tmp_path / "cloud.json"
+    f.write_text(json.dumps({"MQTT_URL": "mqtt://127.0.0.1:1999", "DEFAULT_LANG": "en",
+                             "DATABASE_URL": "sqlite:///%s" % (tmp_path / "a.db")}))
+    monkeypatch.setenv("ONECODE_CLOUD_CONFIG", str(f))
+    monkeypatch.setenv("ONECODE_CLOUD_BROKER", "mqtt://127.0.0.1:1888")
+    app = create_app({"DATABASE_URL": "sqlite:///%s" % (tmp_path / "b.db")})
+    assert app.config["MQTT_URL"] == "mqtt://127.0.0.1:1999"      # the file beats the environment
+    assert app.config["DEFAULT_LANG"] == "en"
+    assert app.config["DATABASE_URL"].endswith("b.db")            # explicit settings beat the file
+    get_db(app).dispose()

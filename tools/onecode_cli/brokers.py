@@ -5,7 +5,6 @@ limits set on purpose, REFERENCE §9), otherwise the embedded amqtt broker (MQTT
 no shared subscriptions: fine for a zero-config demo only). Listens on loopback
 only. Must never start a broker that accepts connections from other hosts.
 """
-import asyncio
 import logging
 import os
 import shutil

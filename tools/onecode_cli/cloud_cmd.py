@@ -4,7 +4,6 @@ Configuration: flags, else environment (DATABASE_URL, ONECODE_CLOUD_BROKER), els
 defaults in cloud/__init__.py. Must never hold cloud logic.
 """
 import logging
-import os
 import sys
 
 
@@ -113,7 +112,7 @@ def _ingest(args):
         app = _app(args)
     except BadDatabaseUrl as exc:
         return _report(exc)
-    broker = args.broker or os.environ.get("ONECODE_CLOUD_BROKER") or app.config["MQTT_URL"]
+    broker = args.broker or app.config["MQTT_URL"]
     group = wire.SHARED_GROUP if args.shared_group is None else args.shared_group
     do_ingest(app, broker, group)
     return 0

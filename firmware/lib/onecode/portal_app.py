@@ -6,7 +6,7 @@ MQTT adapter with subscribe/publish/poll) and calls `step(now_ms)` in a loop,
 sleeping for the returned number of ms. Must never import machine or network
 modules and never block.
 """
-from onecode import cbor, wire
+from onecode import cbor
 from onecode.portal import PassDetector
 from onecode.uplink import Uplink
 
