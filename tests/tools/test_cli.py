@@ -11,6 +11,7 @@ ONECODE = [sys.executable, "-m", "onecode_cli"]
 @pytest.mark.parametrize("args", [
     [], ["demo"], ["broker"], ["cloud"], ["cloud", "migrate"], ["cloud", "serve"], ["cloud", "ingest"], ["cloud", "seed-demo"],
     ["gateway"], ["gateway", "run"], ["sim"], ["sim", "portal"], ["mpy"], ["mpy", "run"], ["mpy", "test"],
+    ["epc"], ["epc", "decode"], ["epc", "encode"], ["gs1"], ["gs1", "parse"], ["gs1", "link"],
 ])
 def test_every_command_has_help(args):
     out = subprocess.run(ONECODE + args + ["--help"], capture_output=True, text=True, timeout=60)
