@@ -32,6 +32,9 @@ def create_app(config=None):
     from cloud.consumer import bp as consumer_bp
     app.register_blueprint(consumer_bp)
 
+    from cloud.epcis_api import bp as epcis_bp
+    app.register_blueprint(epcis_bp)
+
     from cloud import cli
     cli.init_app(app)
     return app

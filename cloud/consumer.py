@@ -63,7 +63,7 @@ def item(gtin, serial):
     db = get_db(current_app)
     with db.Session() as s:
         events = list(s.scalars(
-            select(Event).where(Event.id.in_(select(EventEpc.event_pk).where(EventEpc.dl_path == path)))
+            select(Event).where(Event.id.in_(select(EventEpc.event_pk).where(EventEpc.key == path)))
             .order_by(Event.event_time, Event.id)))
         product = s.get(Product, gtin)
     timeline = [{"time": local_time(ev), "text": describe(ev),

@@ -49,7 +49,8 @@ class IngestWorker:
             return
         ack_topic = wire.topic(wire.CLOUD_ACK, site=msg["site"], gw=msg["gw"])
         try:
-            stored, dups = store_batch(self.db.Session, msg["batch"], msg["site"], msg["gw"], msg["events"])
+            stored, dups = store_batch(self.db.Session, msg["batch"], msg["site"], msg["gw"], msg["events"],
+                                       context=[protocol.ONECODE_CONTEXT])
         except Exception:
             # database down or broken: no ack, the gateway resends later
             self.counters["errors"] += 1

@@ -2,12 +2,13 @@
 cloud/migrations; this module must never call create_all for a real database.
 
 Events keep their full EPCIS JSON plus indexed columns for the query parameters;
-`event_epc` indexes every EPC an event names, with its Digital Link path so the
-consumer page finds an item by the address printed on it.
+`event_epc` indexes every identifier an event names (instances and classes) under a
+canonical key (cloud.epcis_ids: the Digital Link path for GS1 identifiers), so a
+query or the consumer page finds an item however it was captured.
 """
 import datetime
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -36,11 +37,13 @@ class Event(Base):
     disposition: Mapped[str | None] = mapped_column(String(100), index=True)
     read_point: Mapped[str | None] = mapped_column(String(200), index=True)
     biz_location: Mapped[str | None] = mapped_column(String(200), index=True)
-    record_time: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow)
+    record_time: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow, index=True)
     site: Mapped[str | None] = mapped_column(String(64))
     gateway: Mapped[str | None] = mapped_column(String(64))
     batch_id: Mapped[str | None] = mapped_column(String(64))
     body: Mapped[dict] = mapped_column(JsonDoc)
+    context: Mapped[list | None] = mapped_column(JsonDoc)  # the capture document's extra @context
+    capture_id: Mapped[str | None] = mapped_column(String(64))
     epcs: Mapped[list["EventEpc"]] = relationship(back_populates="event", cascade="all, delete-orphan")
 
 
@@ -48,9 +51,10 @@ class EventEpc(Base):
     __tablename__ = "event_epc"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     event_pk: Mapped[int] = mapped_column(ForeignKey("epcis_event.id", ondelete="CASCADE"), index=True)
-    role: Mapped[str] = mapped_column(String(16))  # epc, parent, child, input, output
-    epc: Mapped[str] = mapped_column(String(200), index=True)
-    dl_path: Mapped[str | None] = mapped_column(String(200))
+    # epc, child, parent, input, output; class, child_class, input_class, output_class
+    role: Mapped[str] = mapped_column(String(16))
+    epc: Mapped[str] = mapped_column(String(300))  # as captured
+    key: Mapped[str] = mapped_column(String(300))  # canonical (cloud.epcis_ids)
     event: Mapped[Event] = relationship(back_populates="epcs")
 
 
@@ -75,4 +79,18 @@ class Product(Base):
     description_zh: Mapped[str | None] = mapped_column(Text)
 
 
-Index("event_epc_dl_event", EventEpc.dl_path, EventEpc.event_pk)
+class CaptureJob(Base):
+    """An EPCIS capture request and its outcome (GET /epcis/capture/{id})."""
+    __tablename__ = "capture_job"
+    capture_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow)
+    finished: Mapped[datetime.datetime | None] = mapped_column(DateTime)
+    running: Mapped[bool] = mapped_column(Boolean, default=True)
+    success: Mapped[bool] = mapped_column(Boolean, default=False)
+    behaviour: Mapped[str] = mapped_column(String(16))
+    events: Mapped[int] = mapped_column(Integer, default=0)
+    stored: Mapped[int] = mapped_column(Integer, default=0)
+    errors: Mapped[list | None] = mapped_column(JsonDoc)
+
+
+Index("event_epc_key_event", EventEpc.key, EventEpc.role, EventEpc.event_pk)

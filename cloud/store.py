@@ -1,19 +1,21 @@
-"""Store EPCIS events idempotently (eventID unique) and index their EPCs.
+"""Store EPCIS events idempotently (eventID unique) and index their identifiers.
 
-Used by the ingest worker (and later the capture API). One transaction per batch;
-the caller acknowledges only after `store_batch` returned. Must never store an
-event twice or commit part of a batch.
+Used by the ingest worker (gateway batches) and the EPCIS capture API. One
+transaction per batch or capture; the caller acknowledges only after it returned.
+Must never store an event twice or commit part of a batch.
 """
 import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from cloud.epcis_ids import class_key, epc_key
 from cloud.models import Event, EventEpc, IngestBatch
-from onecode import epc as epc_codec
 
 EPC_ROLES = (("epcList", "epc"), ("childEPCs", "child"), ("inputEPCList", "input"),
              ("outputEPCList", "output"))
+CLASS_ROLES = (("quantityList", "class"), ("childQuantityList", "child_class"),
+               ("inputQuantityList", "input_class"), ("outputQuantityList", "output_class"))
 
 
 def parse_time(text):
@@ -24,51 +26,57 @@ def parse_time(text):
     return dt
 
 
-def dl_path(epc):
-    if not epc.startswith("urn:epc:id:"):
-        return None
-    try:
-        return epc_codec.to_digital_link_path(epc)
-    except ValueError:
-        return None
+def _id_of(value):
+    """readPoint/bizLocation: {"id": ...} in JSON; tolerate a bare string."""
+    if isinstance(value, dict):
+        return value.get("id")
+    return value if isinstance(value, str) else None
 
 
-def event_row(ev, site=None, gateway=None, batch_id=None):
+def event_row(ev, site=None, gateway=None, batch_id=None, context=None, capture_id=None):
     row = Event(
         event_id=ev["eventID"], event_type=ev["type"], event_time=parse_time(ev["eventTime"]),
         tz_offset=ev["eventTimeZoneOffset"], action=ev.get("action"), biz_step=ev.get("bizStep"),
-        disposition=ev.get("disposition"), read_point=(ev.get("readPoint") or {}).get("id"),
-        biz_location=(ev.get("bizLocation") or {}).get("id"), site=site, gateway=gateway,
-        batch_id=batch_id, body=ev)
-    for key, role in EPC_ROLES:
-        for epc in ev.get(key) or ():
-            row.epcs.append(EventEpc(role=role, epc=epc, dl_path=dl_path(epc)))
+        disposition=ev.get("disposition"), read_point=_id_of(ev.get("readPoint")),
+        biz_location=_id_of(ev.get("bizLocation")), site=site, gateway=gateway,
+        batch_id=batch_id, body=ev, context=context or None, capture_id=capture_id)
+    for field, role in EPC_ROLES:
+        for value in ev.get(field) or ():
+            row.epcs.append(EventEpc(role=role, epc=value, key=epc_key(value)))
     if ev.get("parentID"):
-        row.epcs.append(EventEpc(role="parent", epc=ev["parentID"], dl_path=dl_path(ev["parentID"])))
+        row.epcs.append(EventEpc(role="parent", epc=ev["parentID"], key=epc_key(ev["parentID"])))
+    for field, role in CLASS_ROLES:
+        for q in ev.get(field) or ():
+            if isinstance(q, dict) and q.get("epcClass"):
+                row.epcs.append(EventEpc(role=role, epc=q["epcClass"], key=class_key(q["epcClass"])))
     return row
 
 
-def store_batch(session_factory, batch_id, site, gateway, events):
+def insert_new(s, events, **row_kw):
+    """Add the events not stored yet to session `s` (no commit). Returns how many."""
+    ids = [ev["eventID"] for ev in events]
+    existing = set()
+    for i in range(0, len(ids), 500):
+        existing.update(s.scalars(select(Event.event_id).where(Event.event_id.in_(ids[i:i + 500]))))
+    stored = 0
+    for ev in events:
+        if ev["eventID"] in existing:
+            continue
+        existing.add(ev["eventID"])
+        s.add(event_row(ev, **row_kw))
+        stored += 1
+    return stored
+
+
+def store_batch(session_factory, batch_id, site, gateway, events, context=None):
     """Commit a gateway batch. Returns (stored, duplicates). Idempotent: a batch id
     seen before stores nothing; events already stored (from any batch) are skipped."""
     for attempt in range(3):
         with session_factory() as s:
             try:
-                seen = s.get(IngestBatch, batch_id)
-                if seen is not None:
+                if s.get(IngestBatch, batch_id) is not None:
                     return 0, len(events)
-                ids = [ev["eventID"] for ev in events]
-                existing = set()
-                for i in range(0, len(ids), 500):
-                    existing.update(s.scalars(select(Event.event_id).where(Event.event_id.in_(ids[i:i + 500]))))
-                stored = 0
-                fresh = set()
-                for ev in events:
-                    if ev["eventID"] in existing or ev["eventID"] in fresh:
-                        continue
-                    fresh.add(ev["eventID"])
-                    s.add(event_row(ev, site, gateway, batch_id))
-                    stored += 1
+                stored = insert_new(s, events, site=site, gateway=gateway, batch_id=batch_id, context=context)
                 s.add(IngestBatch(batch_id=batch_id, site=site, gateway=gateway, events=len(events),
                                   stored=stored, duplicates=len(events) - stored))
                 s.commit()

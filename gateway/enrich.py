@@ -1,8 +1,10 @@
 """Turn device records into EPCIS 2.0 events (pure: no I/O, time passed in).
 
 A replayed record yields the same eventID: the ID is a UUIDv5 of (site, device,
-boot, seq), never of arrival time. The gateway is the devices' clock: a record's
-eventTime is the gateway's UTC receive time minus the record's `age`. Must never
+journal epoch, seq), never of arrival time. The gateway is the devices' clock: a
+record's eventTime is the gateway's UTC receive time minus the record's `age`; a
+record whose device clock was lost (`clock: "lost"`, from an earlier boot) is dated
+on receipt and flagged `onecode:timeSource: "gateway-receipt"`. Must never
 drop a tag silently: undecodable EPCs are returned as problems for the error topic.
 """
 import datetime
@@ -12,8 +14,6 @@ from onecode import epc as epc_codec
 from onecode import wire
 
 EVENT_NS = uuid.UUID("6f6e6563-6f64-6500-8000-000000000001")  # "onecode" namespace
-ONECODE_NS = "https://ns.onecode.invalid/epcis/"
-EPCIS_CONTEXT = ["https://ref.gs1.org/standards/epcis/epcis-context.jsonld", {"onecode": ONECODE_NS}]
 
 DIRECTION_WORD = {wire.DIR_IN: "inbound", wire.DIR_OUT: "outbound", wire.DIR_UNKNOWN: "unknown"}
 DEFAULT_STEPS = {
@@ -23,8 +23,8 @@ DEFAULT_STEPS = {
 }
 
 
-def event_id(site, dev, boot, seq, part=0):
-    return "urn:uuid:%s" % uuid.uuid5(EVENT_NS, "%s/%s/%d/%d/%d" % (site, dev, boot, seq, part))
+def event_id(site, dev, epoch, seq, part=0):
+    return "urn:uuid:%s" % uuid.uuid5(EVENT_NS, "%s/%s/%d/%d/%d" % (site, dev, epoch, seq, part))
 
 
 def iso_utc(ts):
@@ -39,7 +39,7 @@ def device_read_point(site, dev, info):
     return "urn:onecode:device:%s:%s" % (site, dev)
 
 
-def pass_event(site, tz_offset, dev, info, boot, rec, received_ts):
+def pass_event(site, tz_offset, dev, info, epoch, rec, received_ts):
     """One pass record -> (ObjectEvent dict, [problem strings])."""
     problems = []
     epcs = []
@@ -50,7 +50,7 @@ def pass_event(site, tz_offset, dev, info, boot, rec, received_ts):
             problems.append("seq %d: EPC %s: %s" % (rec["seq"], bytes(tag["epc"]).hex().upper(), exc))
     ev = {
         "type": "ObjectEvent",
-        "eventID": event_id(site, dev, boot, rec["seq"]),
+        "eventID": event_id(site, dev, epoch, rec["seq"]),
         "eventTime": iso_utc(received_ts - rec["age"] / 1000.0),
         "eventTimeZoneOffset": tz_offset,
         "action": "OBSERVE",
@@ -71,14 +71,18 @@ def pass_event(site, tz_offset, dev, info, boot, rec, received_ts):
     ev["onecode:direction"] = DIRECTION_WORD[rec["dir"]]
     if info and info.get("door"):
         ev["onecode:door"] = info["door"]
+    if rec.get("parts", 1) > 1:
+        ev["onecode:passPart"] = "%d/%d" % (rec["part"], rec["parts"])
+    if rec.get("clock") == "lost":
+        ev["onecode:timeSource"] = "gateway-receipt"
     if rec.get("overflow"):
         ev["onecode:untrackedReads"] = rec["overflow"]
     return ev, problems
 
 
-def record_events(site, tz_offset, dev, info, boot, rec, received_ts):
+def record_events(site, tz_offset, dev, info, epoch, rec, received_ts):
     """Any device record -> ([events], [problems]). Only passes exist so far."""
     if rec["type"] == wire.REC_PASS:
-        ev, problems = pass_event(site, tz_offset, dev, info, boot, rec, received_ts)
+        ev, problems = pass_event(site, tz_offset, dev, info, epoch, rec, received_ts)
         return ([ev] if ev["epcList"] else []), problems
     return [], ["seq %d: unknown record type %r" % (rec["seq"], rec["type"])]

@@ -2,7 +2,7 @@
 until it is committed here, and nothing leaves it until the cloud acknowledged it.
 
 Pure storage, no MQTT. One transaction per device batch (not per record). Device
-replays are idempotent by (device, boot, seq); events are unique by eventID.
+replays are idempotent by (device, epoch, seq); events are unique by eventID.
 Batches to the cloud keep their id and their events until acked, so a resend is
 byte-for-byte the same batch. Must never delete an event before `ack_batch`.
 """
@@ -14,8 +14,8 @@ import uuid
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS device_progress (
-    dev TEXT NOT NULL, boot INTEGER NOT NULL, seq INTEGER NOT NULL,
-    updated REAL NOT NULL, PRIMARY KEY (dev, boot));
+    dev TEXT NOT NULL, epoch INTEGER NOT NULL, seq INTEGER NOT NULL,
+    updated REAL NOT NULL, PRIMARY KEY (dev, epoch));
 CREATE TABLE IF NOT EXISTS event (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     event_id TEXT NOT NULL UNIQUE,
@@ -41,19 +41,19 @@ class Outbox:
     def close(self):
         self.db.close()
 
-    def progress(self, dev, boot):
-        row = self.db.execute("SELECT seq FROM device_progress WHERE dev=? AND boot=?",
-                              (dev, boot)).fetchone()
+    def progress(self, dev, epoch):
+        row = self.db.execute("SELECT seq FROM device_progress WHERE dev=? AND epoch=?",
+                              (dev, epoch)).fetchone()
         return row[0] if row else 0
 
-    def commit_device_batch(self, dev, boot, items):
+    def commit_device_batch(self, dev, epoch, items):
         """items: [(seq, [events])] in seq order. Records at or below the device's
         committed seq are replays and skipped. Returns (ack_seq, new_events, replays)."""
         now = time.time()
         db = self.db
         db.execute("BEGIN IMMEDIATE")
         try:
-            last = self.progress(dev, boot)
+            last = self.progress(dev, epoch)
             top, new, replays = last, 0, 0
             for seq, events in items:
                 if seq <= last:
@@ -65,9 +65,9 @@ class Outbox:
                     new += cur.rowcount
                 top = max(top, seq)
             if top > last:
-                db.execute("INSERT INTO device_progress (dev, boot, seq, updated) VALUES (?,?,?,?) "
-                           "ON CONFLICT (dev, boot) DO UPDATE SET seq=excluded.seq, updated=excluded.updated",
-                           (dev, boot, top, now))
+                db.execute("INSERT INTO device_progress (dev, epoch, seq, updated) VALUES (?,?,?,?) "
+                           "ON CONFLICT (dev, epoch) DO UPDATE SET seq=excluded.seq, updated=excluded.updated",
+                           (dev, epoch, top, now))
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")

@@ -73,28 +73,28 @@ class Gateway:
         items, problems = [], []
         for rec in msg["recs"]:
             events, probs = enrich.record_events(self.site, self.cfg["tz_offset"], dev, info,
-                                                 msg["boot"], rec, received_ts)
+                                                 msg["epoch"], rec, received_ts)
             items.append((rec["seq"], events))
             problems.extend(probs)
         try:
-            ack_seq, new, replays = self.outbox.commit_device_batch(dev, msg["boot"], items)
+            ack_seq, new, replays = self.outbox.commit_device_batch(dev, msg["epoch"], items)
         except sqlite3.Error as exc:
             # not committed (disk full, I/O error): no ack, the device keeps the records and resends
             self.counters["store_errors"] += 1
-            log.error("outbox commit failed for %s boot %d: %s; not acknowledged", dev, msg["boot"], exc)
+            log.error("outbox commit failed for %s epoch %d: %s; not acknowledged", dev, msg["epoch"], exc)
             return
         self.counters["batches_in"] += 1
         self.counters["records_in"] += len(items) - replays
         self.counters["replays"] += replays
         # committed: now (and only now) the device may forget these records
         self.site_link.publish(wire.topic(wire.DEVICE_ACK, site=self.site, dev=dev),
-                               cbor2.dumps(wire.device_ack(msg["boot"], ack_seq)))
+                               cbor2.dumps(wire.device_ack(msg["epoch"], ack_seq)))
         for p in problems:
             self.counters["tag_problems"] += 1
             log.warning("device %s: %s", dev, p)
             self.send_error(dev, "epc", p)
-        log.info("device %s boot %d: %d records (%d replayed), %d new events, ack seq %d",
-                 dev, msg["boot"], len(items), replays, new, ack_seq)
+        log.info("device %s epoch %d boot %d: %d records (%d replayed), %d new events, ack seq %d",
+                 dev, msg["epoch"], msg["boot"], len(items), replays, new, ack_seq)
 
     def send_error(self, dev, code, detail):
         en, zh = ERRORS.get(code, ("rejected", "已拒收"))

@@ -15,6 +15,12 @@ SCHEMA_PATH = os.path.join(os.path.dirname(__file__), "wire.schema.json")
 KINDS = ("deviceBatch", "deviceAck", "deviceError", "cloudBatch", "cloudAck")
 MAX_PAYLOAD = 1024 * 1024  # bytes; larger MQTT payloads are refused before decoding
 
+# EPCIS JSON-LD: the standard context, and ours for the `onecode:` extension fields
+# the gateway adds to events (onecode:device, onecode:door, onecode:direction, ...)
+EPCIS_CONTEXT_URL = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
+ONECODE_NS = "https://ns.onecode.invalid/epcis/"
+ONECODE_CONTEXT = {"onecode": ONECODE_NS}
+
 
 class WireError(ValueError):
     """A message that is not valid on the wire; `.code` is a stable short name."""

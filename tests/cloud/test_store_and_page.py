@@ -33,7 +33,7 @@ def test_store_is_idempotent_by_batch_and_event(app):
     assert count(app, Event) == 2
     assert count(app, EventEpc) == 6
     with Session() as s:
-        paths = sorted({r.dl_path for r in s.query(EventEpc)})
+        paths = sorted({r.key for r in s.query(EventEpc)})
     assert paths == ["/01/16901234000013/21/%d" % i for i in (1, 2, 3)]
 
 

@@ -5,8 +5,6 @@ import pytest
 import protocol
 from gateway import enrich
 from onecode import cbor, epc
-from onecode.compat import ticks_diff
-from onecode import wire
 
 SGTIN = epc.encode("urn:epc:id:sgtin:6901234.100001.1001", filter=2)
 SSCC = epc.encode("urn:epc:id:sscc:6901234.0000000001", filter=2)
@@ -56,17 +54,32 @@ def test_undecodable_epc_is_reported_and_the_rest_kept():
     assert len(problems) == 1 and "FFFFFFFF" in problems[0]
 
 
-def test_firmware_batch_matches_the_schema_and_cbor2():
-    recs = [{"seq": 1, "t": 100, "type": "pass", "dur": 900, "dir": "in",
-             "tags": [{"epc": SGTIN, "n": 3, "rssi": -52, "zones": "oi"}]}]
-    msg = wire.device_batch("door-1", 4, recs, 600, ticks_diff)
+def test_firmware_batch_matches_the_schema_and_cbor2(tmp_path):
+    from onecode.journal import Journal
+    from onecode.uplink import Uplink
+    j = Journal(str(tmp_path / "j"), rand=lambda: 99)
+    j.open()
+    up = Uplink("site-1", "door-1", 4, j)
+    up.add({"t": 100, "type": "pass", "dur": 900, "dir": "in",
+            "tags": [{"epc": SGTIN, "n": 3, "rssi": -52, "zones": "oi"}]})
+    msg = up.poll(600)[1]
     payload = cbor.dumps(msg)
     assert payload == cbor2.dumps(msg)
-    assert protocol.decode("deviceBatch", payload)["recs"][0]["age"] == 500
+    back = protocol.decode("deviceBatch", payload)
+    assert back["epoch"] == 99 and back["boot"] == 4 and back["recs"][0]["age"] == 500
+
+
+def test_record_from_an_earlier_boot_is_dated_on_receipt():
+    rec = dict(pass_rec(), age=0, clock="lost")
+    ev = enrich.record_events("s", "+08:00", "d", INFO, 1, rec, 1_700_000_000.0)[0][0]
+    assert ev["eventTime"] == "2023-11-14T22:13:20.000Z"
+    assert ev["onecode:timeSource"] == "gateway-receipt"
+    protocol.validate("deviceBatch", {"v": 1, "dev": "d", "epoch": 1, "boot": 2, "recs": [rec]})
 
 
 @pytest.mark.parametrize("mutate, where", [
-    (lambda m: m.pop("boot"), "boot"),
+    (lambda m: m.pop("epoch"), "epoch"),
+    (lambda m: m["recs"][0].update(clock="slow"), "clock"),
     (lambda m: m["recs"][0]["tags"][0].update(epc="not bytes"), "epc"),
     (lambda m: m["recs"][0]["tags"][0].update(epc=b"\x30" * 3), "byte string of 3 bytes"),
     (lambda m: m["recs"][0].update(dir="sideways"), "dir"),
@@ -74,7 +87,7 @@ def test_firmware_batch_matches_the_schema_and_cbor2():
     (lambda m: m["recs"].clear(), "recs"),
 ])
 def test_schema_rejects_bad_device_batches_with_a_specific_error(mutate, where):
-    msg = {"v": 1, "dev": "door-1", "boot": 1, "recs": [pass_rec()]}
+    msg = {"v": 1, "dev": "door-1", "epoch": 5, "boot": 1, "recs": [pass_rec()]}
     mutate(msg)
     with pytest.raises(protocol.WireError) as exc:
         protocol.decode("deviceBatch", cbor2.dumps(msg))

@@ -62,8 +62,8 @@ def cfg(tmp_path, mosquitto):
         "batch_max_age_ms": 50})
 
 
-def device_batch(seq, boot=1):
-    return cbor2.dumps({"v": 1, "dev": DEV, "boot": boot, "recs": [
+def device_batch(seq, epoch=1):
+    return cbor2.dumps({"v": 1, "dev": DEV, "epoch": epoch, "boot": 3, "recs": [
         {"seq": seq, "type": "pass", "age": 10, "dur": 500, "dir": "in",
          "tags": [{"epc": TAG, "n": 2, "rssi": -50, "zones": "oi"}]}]})
 
@@ -83,7 +83,7 @@ def test_intake_ack_forward_and_release(cfg, mosquitto):
         batch_topic = wire.topic(wire.DEVICE_BATCH, site=SITE, dev=DEV)
         pub.link.publish(batch_topic, device_batch(1))
         topic, payload = dev.get()
-        assert protocol.decode("deviceAck", payload) == {"v": 1, "boot": 1, "seq": 1}
+        assert protocol.decode("deviceAck", payload) == {"v": 1, "epoch": 1, "seq": 1}
         assert backlog(cfg["outbox"]) == 1        # committed before the ack
         topic, payload = cloud.get()
         batch = protocol.decode("cloudBatch", payload)

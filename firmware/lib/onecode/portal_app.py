@@ -1,8 +1,9 @@
 """The dock-door portal application: reader -> pass detection -> uplink -> MQTT.
 
 Joins the parts; owns no hardware. The board's main.py (or the simulator on a PC)
-passes in a reader (onecode.mercury_reader.MercuryReader on a UART) and a link (an
-MQTT adapter with subscribe/publish/poll) and calls `step(now_ms)` in a loop,
+passes in a reader (onecode.mercury_reader.MercuryReader on a UART), a link (an
+MQTT adapter with subscribe/publish/poll) and an opened onecode.journal.Journal on
+flash, and calls `step(now_ms)` in a loop,
 sleeping for the returned number of ms. Must never import machine or network
 modules and never block.
 """
@@ -16,7 +17,7 @@ DEFAULTS = {
     "zones": {1: "o", 2: "i"},
     "quiet_ms": 1500,
     "max_tags": 256,
-    "max_records": 256,
+    "part_tags": 22,       # tags per journal record: a worst-case part fits the 1 KB record limit
     "batch_max": 32,
     "resend_ms": 3000,
     "idle_ms": 20,
@@ -38,16 +39,36 @@ def settings(config):
     return s
 
 
+def split_pass(rec, part_tags):
+    """A pass with many tags -> records of at most part_tags tags each, numbered
+    `part` 1..`parts` (a journal record is at most 1 KB; a pallet may carry hundreds)."""
+    tags = rec["tags"]
+    if len(tags) <= part_tags:
+        return [rec]
+    n = (len(tags) + part_tags - 1) // part_tags
+    out = []
+    for i in range(n):
+        part = {}
+        for k in rec:
+            if k != "tags":
+                part[k] = rec[k]
+        part["tags"] = tags[i * part_tags:(i + 1) * part_tags]
+        part["part"] = i + 1
+        part["parts"] = n
+        out.append(part)
+    return out
+
+
 class PortalApp:
-    def __init__(self, config, reader, link):
+    def __init__(self, config, reader, link, journal):
         s = self.settings = settings(config)
         self.reader = reader
         self.link = link
         self.detector = PassDetector(s["zones"], s["quiet_ms"], s["max_tags"])
-        self.uplink = Uplink(s["site"], s["dev"], s["boot"], s["max_records"], s["batch_max"],
-                             s["resend_ms"])
-        self._held = None  # a finished pass the uplink had no room for yet
+        self.uplink = Uplink(s["site"], s["dev"], s["boot"], journal, s["batch_max"], s["resend_ms"])
+        self._held = []  # records of a finished pass the journal had no room for yet
         self.bad_acks = 0
+        self.flash_errors = 0
 
     def start(self):
         s = self.settings
@@ -61,10 +82,17 @@ class PortalApp:
     def step(self, now_ms):
         for epc, antenna, rssi, _t in self.reader.poll(now_ms):
             self.detector.read(epc, antenna, rssi, now_ms)
-        if self._held is None:
-            self._held = self.detector.poll(now_ms)
-        if self._held is not None and self.uplink.add(self._held):
-            self._held = None
+        if not self._held:
+            rec = self.detector.poll(now_ms)
+            if rec is not None:
+                self._held = split_pass(rec, self.settings["part_tags"])
+        try:
+            while self._held and self.uplink.add(self._held[0], flush=False):
+                self._held.pop(0)
+            self.uplink.journal.flush()  # one flash write for all parts of a pass (none if idle)
+        except OSError:
+            # flash write failed: the journal keeps the records in RAM and retries next step
+            self.flash_errors += 1
         for topic, payload in self.link.poll():
             if topic == self.uplink.ack_topic:
                 try:
@@ -83,4 +111,5 @@ class PortalApp:
         r = self.reader
         return {"passes": d.passes, "stray": d.stray_tags, "pending": len(u), "sent": u.sent,
                 "resent": u.resent, "acked": u.acked, "refused": u.refused,
-                "reads": getattr(r, "reads", 0), "bad_acks": self.bad_acks}
+                "reads": getattr(r, "reads", 0), "bad_acks": self.bad_acks,
+                "flash_errors": self.flash_errors}

@@ -56,21 +56,12 @@ def topic_ids(template, name):
     return ids
 
 
-def device_batch(dev, boot, recs, now_ms, ticks_diff):
-    """A device batch. Records carry their own `t` (ticks_ms); on the wire each
-    gets `age` = ms between the record and this send, so the gateway (the devices'
-    clock) can date it without the device knowing UTC."""
-    out = []
-    for r in recs:
-        w = {}
-        for k in r:
-            if k != "t":
-                w[k] = r[k]
-        w["age"] = ticks_diff(now_ms, r["t"])
-        out.append(w)
-    return {"v": VERSION, "dev": dev, "boot": boot, "recs": out}
+def device_batch(dev, epoch, boot, recs):
+    """A device batch: records already in wire form (seq, age, ...). (dev, epoch, seq)
+    names a record for ever; `boot` is for diagnostics only."""
+    return {"v": VERSION, "dev": dev, "epoch": epoch, "boot": boot, "recs": recs}
 
 
-def device_ack(boot, seq):
-    """Cumulative acknowledgement: every record of `boot` up to `seq` is durable."""
-    return {"v": VERSION, "boot": boot, "seq": seq}
+def device_ack(epoch, seq):
+    """Cumulative acknowledgement: every record of `epoch` up to `seq` is durable."""
+    return {"v": VERSION, "epoch": epoch, "seq": seq}

@@ -13,6 +13,7 @@ import time
 
 from onecode import bootcount
 from onecode.compat import ticks_ms
+from onecode.journal import Journal
 from onecode.mercury_reader import MercuryReader
 from onecode.portal_app import PortalApp
 from onecode_cli.sim import pallet
@@ -44,12 +45,15 @@ def run(broker_url, site, dev, state_dir, cases=24, passes=2, gap_s=6.0, pallet_
 
     os.makedirs(state_dir, exist_ok=True)
     boot = bootcount.next_boot(os.path.join(state_dir, "%s.boot" % dev))
+    journal = Journal(os.path.join(state_dir, "%s-journal" % dev))
+    journal.open()
     start = ticks_ms()
     reader_dev, tags = build_reader(ticks_ms, start, pallet_no, cases, passes, gap_s)
     link = Link(broker_url, "onecode-dev-%s-%s" % (site, dev), clean_session=True).start()
-    app = PortalApp({"site": site, "dev": dev, "boot": boot}, MercuryReader(reader_dev), link)
+    app = PortalApp({"site": site, "dev": dev, "boot": boot}, MercuryReader(reader_dev), link, journal)
     app.start()
-    log.info("portal %s boot %d: virtual M6e Nano, pallet of %d tags, %d passes", dev, boot, len(tags), passes)
+    log.info("portal %s boot %d, journal epoch %d (%d unacknowledged records recovered): virtual M6e Nano, "
+             "pallet of %d tags, %d passes", dev, boot, journal.epoch, journal.count, len(tags), passes)
     t0 = time.monotonic()
     reported = 0
     try:

@@ -1,0 +1,271 @@
+"""Firmware hot-path benchmark: onecode.dedup + onecode.epc, in LIU.
+
+Runs on the MicroPython VM (`make bench`, i.e. `onecode mpy run` on this file) and
+on a board (`mpremote run tools/bench/bench_firmware.py` with firmware/lib copied to
+the board's /lib), so it uses only what a board has and prints plain lines.
+
+LIU: the time of one iteration of `while i < n: i += 1` on the same interpreter. A
+figure in LIU carries over between machines; LIU in microseconds is per machine.
+A cost comes from SAMPLES rounds, each running the LIU loop, the harness (the same
+loop without the measured work: fetching the EPC bytes as a reader delivers them, a
+fresh bytes object per read) and the measured loop back to back, each for at least
+TARGET_US: fastest work minus fastest harness, over the fastest LIU loop (another
+process can only add time), with the median of the rounds printed beside it.
+Exit status 1 when a target is missed. It must never special-case what it
+measures: it calls the same code the portal does.
+"""
+import gc
+import sys
+import time
+
+from onecode import epc as epc_codec
+from onecode.dedup import Dedup
+
+TAGS = 1024  # a power of two: the loops index the EPC blob with i & 1023
+SAMPLES = 15
+TARGET_US = 60000
+TARGETS = {"repeat": 30, "first": 400, "heap": 40}
+ARRIVE = "arrive"
+
+if hasattr(time, "ticks_us"):  # every MicroPython port has it; the VM ticks per ms
+    _now_us = time.ticks_us
+
+    def _since(t0):
+        return time.ticks_diff(time.ticks_us(), t0)
+    CLOCK = "time.ticks_us"
+else:
+    def _now_us():
+        return time.time_ns() // 1000
+
+    def _since(t0):
+        return _now_us() - t0
+    CLOCK = "time.time_ns"
+
+
+def _median(xs):
+    xs = sorted(xs)
+    return xs[len(xs) // 2]
+
+
+def _epc_blob(n):
+    """n distinct valid SGTIN-96 EPCs (serial = index), 12 bytes each, in one blob."""
+    base = epc_codec.encode("urn:epc:tag:sgtin-96:1.0614141.812345.0")
+    blob = bytearray(12 * n)
+    for i in range(n):
+        o = 12 * i
+        blob[o:o + 10] = base[:10]
+        blob[o + 10] = (i >> 8) & 0xFF
+        blob[o + 11] = i & 0xFF
+    return bytes(blob)
+
+
+def _loop(n):
+    i = 0
+    while i < n:
+        i += 1
+
+
+def _fetch_loop(blob, n):  # the harness of the repeat-read loop, without the read
+    i = 0
+    while i < n:
+        o = (i & 1023) * 12
+        e = blob[o:o + 12]  # noqa: F841 - the arguments are computed, not passed
+        a = (i & 1) + 1  # noqa: F841
+        r = -60 + (i & 15)  # noqa: F841
+        i += 1
+
+
+def _repeat_loop(d, blob, n, now):
+    i = 0
+    while i < n:
+        o = (i & 1023) * 12
+        d.read(blob[o:o + 12], (i & 1) + 1, -60 + (i & 15), now)
+        i += 1
+
+
+def _first_base(blob, q, n, now):  # the harness of the first-read loop
+    i = 0
+    while i < n:
+        o = (i & 1023) * 12
+        e = blob[o:o + 12]  # noqa: F841 - fetched, not passed
+        i += 1
+
+
+def _first_loop(d, blob, q, n, now):
+    decode = epc_codec.decode
+    i = 0
+    while i < n:
+        o = (i & 1023) * 12
+        e = blob[o:o + 12]
+        if d.read(e, 1, -50, now):
+            # the event record a portal queues for an arrive; q is a ring of 32
+            q[i & 31] = (ARRIVE, e, decode(e), 1, -50, now)
+        i += 1
+
+
+def _time(fn, *args):
+    gc.collect()
+    t0 = _now_us()
+    fn(*args)
+    return _since(t0)
+
+
+def _calibrate(fn, n):
+    """Double n until fn(n) takes at least TARGET_US."""
+    while fn(n) < TARGET_US:
+        n *= 2
+    return n
+
+
+def _measure(work, base, n, n_liu):
+    """Cost per item in LIU of work minus base, from SAMPLES rounds of (LIU loop,
+    base, work) back to back: (fastest, median) over the rounds. The fastest is
+    the figure (another process can only add time); the median shows the noise."""
+    t_liu, t_base, t_work, costs = [], [], [], []
+    for _ in range(SAMPLES):
+        t_liu.append(_time(_loop, n_liu))
+        t_base.append(base(n))
+        t_work.append(work(n))
+        costs.append((t_work[-1] - t_base[-1]) / n / (t_liu[-1] / n_liu))
+    liu = min(t_liu) / n_liu
+    us = (min(t_work) - min(t_base)) / n
+    return us / liu, _median(costs), min(t_base) / n / liu, us, liu, _median(t_liu) / n_liu
+
+
+def _repeat_cost(d, blob, n_liu):
+    def work(n):
+        return _time(_repeat_loop, d, blob, n, 0)
+
+    def base(n):
+        return _time(_fetch_loop, blob, n)
+    return _measure(work, base, _calibrate(work, 1024), n_liu)
+
+
+def _first_cost(d, blob, n_liu):
+    q = [None] * 32
+
+    def work(n):  # n / TAGS rounds, each from an empty table
+        total = 0
+        for _ in range(n // TAGS):
+            d.clear()
+            gc.collect()
+            t0 = _now_us()
+            _first_loop(d, blob, q, TAGS, 1000)
+            total += _since(t0)
+            if len(d) != TAGS or d.get(blob[:12]) is None:
+                raise RuntimeError("first-read loop did not track every tag")
+        return total
+
+    def base(n):
+        return _time(_first_base, blob, q, n, 1000)
+    return _measure(work, base, _calibrate(work, TAGS), n_liu)
+
+
+def _fill(d, blob):
+    for i in range(TAGS):
+        e = blob[12 * i:12 * i + 12]
+        if d is not None:
+            d.read(e, 1, -50, 0)
+
+
+def _alloc(fn, *args):
+    """Bytes still allocated after fn(*args) and gc.collect(), and fn's result.
+    (The VM defers every collection to its top level, so there this also counts
+    fn's garbage; the harness run without the measured work is subtracted.)"""
+    gc.collect()
+    a0 = gc.mem_alloc()
+    r = fn(*args)
+    gc.collect()
+    return gc.mem_alloc() - a0, r
+
+
+def _new_filled(blob):
+    d = Dedup(capacity=TAGS, hold_ms=2000)
+    _fill(d, blob)
+    return d
+
+
+def _heap_per_tag(blob):
+    harness = _alloc(_fill, None, blob)[0]
+    used, d = _alloc(_new_filled, blob)
+    used -= harness
+    if len(d) != TAGS:
+        raise RuntimeError("heap test did not track every tag")
+    return used / TAGS, used, harness, d
+
+
+def _alloc_per_repeat(d, blob):
+    n = 4096
+    base = _alloc(_fetch_loop, blob, n)[0]
+    full = _alloc(_repeat_loop, d, blob, n, 0)[0]
+    return full - base, n
+
+
+def _alloc_per_first(d, blob):
+    q = [None] * 32
+    base = _alloc(_first_base, blob, q, TAGS, 1000)[0]
+    d.clear()
+    full = _alloc(_first_loop, d, blob, q, TAGS, 1000)[0]
+    return (full - base) / TAGS
+
+
+def _poll_loop(d, n, now):
+    out = []
+    i = 0
+    while i < n:
+        d.poll(now, out)
+        i += 1
+    if out:
+        raise RuntimeError("poll cost: a tag departed")
+
+
+def _poll_cost(d, n_liu):
+    """LIU per examined slot of poll() over a full table where nothing departs."""
+    d.scan_per_poll = TAGS
+    n = _calibrate(lambda n: _time(_poll_loop, d, n, 1000), 1)
+    best = min([_time(_poll_loop, d, n, 1000) for _ in range(SAMPLES)])
+    liu = min([_time(_loop, n_liu) for _ in range(SAMPLES)]) / n_liu
+    return best / (n * TAGS) / liu
+
+
+def _line(name, value, unit, target, extra=""):
+    ok = value <= target
+    print("%-44s %8.1f %-4s target <= %d %s  %s" % (name, value, unit, target, unit,
+                                                   "PASS" if ok else "FAIL") + extra)
+    return ok
+
+
+def main():
+    impl = sys.implementation
+    print("onecode firmware bench: %s %s on %s, clock %s" % (
+        impl.name, ".".join([str(x) for x in impl.version[:3]]),
+        getattr(impl, "_machine", sys.platform), CLOCK))
+    blob = _epc_blob(TAGS)
+    per_tag, used, harness, d = _heap_per_tag(blob)  # first, on the quietest heap
+    repeat_alloc, repeat_n = _alloc_per_repeat(d, blob)
+    n_liu = _calibrate(lambda n: _time(_loop, n), 10000)
+    repeat, repeat_med, repeat_base, repeat_us, liu, liu_med = _repeat_cost(d, blob, n_liu)
+    first, first_med, first_base, first_us, liu2, liu2_med = _first_cost(d, blob, n_liu)
+    print("LIU (one `while i < n: i += 1` iteration): %.4f us  (fastest of %d loops of %d;"
+          " median %.4f)" % (min(liu, liu2), 2 * SAMPLES, n_liu, min(liu_med, liu2_med)))
+    ok = _line("repeat read of a known tag (of %d)" % TAGS, repeat, "LIU", TARGETS["repeat"],
+               "  (%.2f us; median %.1f LIU; harness %.1f LIU subtracted)"
+               % (repeat_us, repeat_med, repeat_base))
+    ok &= _line("first read: decode + dedup + event record", first, "LIU", TARGETS["first"],
+                "  (%.2f us; median %.1f LIU; harness %.1f LIU subtracted)"
+                % (first_us, first_med, first_base))
+    ok &= _line("heap per tracked 96-bit tag (%d tags)" % TAGS, per_tag, "B", TARGETS["heap"],
+                "  (%d bytes in all: gc.mem_alloc delta, harness %d B subtracted)"
+                % (used, harness))
+    print("heap allocated by %d repeat reads: %d B; per first read: %.0f B (decode, record)"
+          % (repeat_n, repeat_alloc, _alloc_per_first(d, blob)))
+    print("poll(): %.1f LIU per examined slot (no target; scan_per_poll bounds a call)"
+          % _poll_cost(d, n_liu))
+    print("reads/s here: repeat %d, first %d" % (1e6 / repeat_us, 1e6 / first_us))
+    print("bench: " + ("PASS" if ok else "FAIL"))
+    return ok
+
+
+if __name__ == "__main__":
+    if not main():
+        sys.exit(1)
