@@ -15,7 +15,9 @@ import pytest
 
 from cloud.epcis_hash import event_hash_id, prehash_string
 
-EXAMPLES = "/work/shared/gs1-epcis/examples"
+# the team's shared material sits beside the checkout (as in CI); ONECODE_SHARED overrides
+SHARED = os.environ.get("ONECODE_SHARED") or os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared")
+EXAMPLES = os.path.join(SHARED, "gs1-epcis", "examples")
 _CBV_IRI_STARTS = ("https://ref.gs1.org/cbv", "https://gs1.org/voc")
 
 
