@@ -3,21 +3,37 @@
 Subscribes on an MQTT shared subscription ($share/<group>/...) so several workers
 split the load; validates each batch against the wire schema, stores it in one
 transaction, and only then publishes the acknowledgement to the gateway. Must never
-acknowledge a batch that is not committed. A batch that fails validation is
-logged, counted and left unacknowledged: it stays in the gateway's outbox (visible as
-backlog) rather than being lost.
+acknowledge a batch that is not committed. A batch that can never be stored as sent
+(bad CBOR, schema, an event the database cannot take) is answered on the gateway's
+error topic, so the gateway sets it aside (kept, not lost) and it never blocks the
+batches behind it; a database that is down is not the batch's fault: no answer, the
+gateway resends.
 """
 import logging
 import signal
 import threading
 import time
 
+import cbor2
+from sqlalchemy.exc import DataError
+
 import protocol
-from cloud.store import store_batch
+from cloud.store import event_problems, store_batch
 from onecode import wire
 from protocol.mqtt import Link
 
 log = logging.getLogger("ingest")
+
+
+def batch_id_of(payload):
+    """The batch id of a payload that failed validation, if it can be read at all."""
+    try:
+        obj = cbor2.loads(payload)
+    except Exception:  # noqa: BLE001 - any decoding failure means "unknown"
+        return None
+    if isinstance(obj, dict) and isinstance(obj.get("batch"), str) and 0 < len(obj["batch"]) <= 64:
+        return obj["batch"]
+    return None
 
 
 class IngestWorker:
@@ -44,13 +60,20 @@ class IngestWorker:
                 raise protocol.WireError("topic", "topic names %s/%s, payload %s/%s"
                                          % (ids["site"], ids["gw"], msg["site"], msg["gw"]))
         except protocol.WireError as exc:
-            self.counters["rejected"] += 1
-            log.warning("rejected batch on %s: %s", topic, exc)
+            self.reject(ids, batch_id_of(payload), exc.code, str(exc))
             return
+        for i, ev in enumerate(msg["events"]):
+            problems = event_problems(ev)
+            if problems:
+                self.reject(ids, msg["batch"], "bad_event", "event %d: %s" % (i, "; ".join(problems)))
+                return
         ack_topic = wire.topic(wire.CLOUD_ACK, site=msg["site"], gw=msg["gw"])
         try:
             stored, dups = store_batch(self.db.Session, msg["batch"], msg["site"], msg["gw"], msg["events"],
                                        context=[protocol.ONECODE_CONTEXT])
+        except DataError as exc:
+            self.reject(ids, msg["batch"], "bad_event", "the database refused a value: %s" % exc.orig)
+            return
         except Exception:
             # database down or broken: no ack, the gateway resends later
             self.counters["errors"] += 1
@@ -63,6 +86,15 @@ class IngestWorker:
             "cloudAck", {"v": wire.VERSION, "batch": msg["batch"], "stored": stored, "duplicates": dups}))
         log.info("batch %s from %s/%s: %d stored, %d duplicates", msg["batch"], msg["site"], msg["gw"],
                  stored, dups)
+
+    def reject(self, ids, batch_id, code, detail):
+        """Tell the gateway this batch will never be acknowledged as it is."""
+        self.counters["rejected"] += 1
+        log.warning("rejected batch %s from %s/%s: %s", batch_id, ids["site"], ids["gw"], detail)
+        if batch_id is None:
+            return  # not even its id is readable: nothing to answer
+        self.link.publish(wire.topic(wire.CLOUD_ERROR, site=ids["site"], gw=ids["gw"]), protocol.encode(
+            "cloudError", {"v": wire.VERSION, "batch": batch_id, "code": code, "detail": detail[:2000]}))
 
     def start(self):
         self.link.start()

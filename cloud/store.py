@@ -52,6 +52,38 @@ def event_row(ev, site=None, gateway=None, batch_id=None, context=None, capture_
     return row
 
 
+LIMITS = (("eventID", 200), ("bizStep", 100), ("disposition", 100), ("action", 8))
+EVENT_TYPES = ("ObjectEvent", "AggregationEvent", "TransactionEvent", "TransformationEvent", "AssociationEvent")
+
+
+def event_problems(ev):
+    """What would stop `event_row` from storing this event (cheap checks for the
+    ingest hot path; the capture API validates against the full EPCIS schema)."""
+    if not isinstance(ev, dict):
+        return ["not an object"]
+    out = []
+    if ev.get("type") not in EVENT_TYPES:
+        out.append("type %r" % (ev.get("type"),))
+    for key, limit in LIMITS:
+        v = ev.get(key)
+        if v is not None and (not isinstance(v, str) or len(v) > limit):
+            out.append("%s longer than %d characters or not text" % (key, limit))
+    try:
+        parse_time(ev["eventTime"])
+    except (KeyError, TypeError, ValueError):
+        out.append("eventTime %r" % (ev.get("eventTime"),))
+    for key in ("readPoint", "bizLocation"):
+        v = _id_of(ev.get(key))
+        if v is not None and len(v) > 200:
+            out.append("%s id longer than 200 characters" % key)
+    for field, _role in EPC_ROLES:
+        for v in ev.get(field) or ():
+            if not isinstance(v, str) or len(v) > 300:
+                out.append("%s entry longer than 300 characters or not text" % field)
+                break
+    return out
+
+
 def insert_new(s, events, **row_kw):
     """Add the events not stored yet to session `s` (no commit). Returns how many."""
     ids = [ev["eventID"] for ev in events]

@@ -4,7 +4,8 @@ until it is committed here, and nothing leaves it until the cloud acknowledged i
 Pure storage, no MQTT. One transaction per device batch (not per record). Device
 replays are idempotent by (device, epoch, seq); events are unique by eventID.
 Batches to the cloud keep their id and their events until acked, so a resend is
-byte-for-byte the same batch. Must never delete an event before `ack_batch`.
+byte-for-byte the same batch; a batch the cloud refuses for good is set aside in
+`dead_event`. Must never delete an event except on an ack or into `dead_event`.
 """
 import json
 import os
@@ -26,6 +27,10 @@ CREATE INDEX IF NOT EXISTS event_unbatched ON event (batch_id, id);
 CREATE TABLE IF NOT EXISTS batch (
     batch_id TEXT PRIMARY KEY, created REAL NOT NULL,
     sent_at REAL, attempts INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS dead_event (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id TEXT NOT NULL, body TEXT NOT NULL, created REAL NOT NULL,
+    batch_id TEXT NOT NULL, code TEXT NOT NULL, detail TEXT NOT NULL, dead_at REAL NOT NULL);
 """
 
 
@@ -125,11 +130,29 @@ class Outbox:
             raise
         return n
 
+    def set_aside(self, batch_id, code, detail):
+        """The cloud refused this batch for good: move its events to `dead_event`
+        (kept for a technician, never deleted here) so later batches can flow."""
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            n = db.execute("INSERT INTO dead_event (event_id, body, created, batch_id, code, detail, dead_at) "
+                           "SELECT event_id, body, created, batch_id, ?, ?, ? FROM event WHERE batch_id=?",
+                           (code, detail, time.time(), batch_id)).rowcount
+            db.execute("DELETE FROM event WHERE batch_id=?", (batch_id,))
+            db.execute("DELETE FROM batch WHERE batch_id=?", (batch_id,))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return n
+
     def unbatched_oldest_age(self):
         row = self.db.execute("SELECT MIN(created), COUNT(*) FROM event WHERE batch_id IS NULL").fetchone()
         return (time.time() - row[0] if row[0] else 0.0), row[1]
 
     def stats(self):
         total, oldest = self.db.execute("SELECT COUNT(*), MIN(created) FROM event").fetchone()
+        dead = self.db.execute("SELECT COUNT(*) FROM dead_event").fetchone()[0]
         return {"backlog": total, "oldest_s": round(time.time() - oldest, 1) if oldest else 0.0,
-                "batches_in_flight": self.in_flight()}
+                "batches_in_flight": self.in_flight(), "set_aside": dead}

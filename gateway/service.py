@@ -43,10 +43,11 @@ class Gateway:
             self.registry.upsert(dev, info)
         self.counters = {"batches_in": 0, "records_in": 0, "replays": 0, "rejected": 0,
                          "events_out": 0, "events_acked": 0, "bad_cloud_acks": 0, "tag_problems": 0,
-                         "store_errors": 0}
+                         "store_errors": 0, "set_aside": 0}
         self.batch_topic_tpl = wire.DEVICE_BATCH.replace("{site}", self.site)
         self.cloud_batch_topic = wire.topic(wire.CLOUD_BATCH, site=self.site, gw=self.gw)
         self.cloud_ack_topic = wire.topic(wire.CLOUD_ACK, site=self.site, gw=self.gw)
+        self.cloud_error_topic = wire.topic(wire.CLOUD_ERROR, site=self.site, gw=self.gw)
         self.queue = None
         self.site_link = None
         self.cloud_link = None
@@ -102,6 +103,24 @@ class Gateway:
         self.site_link.publish(wire.topic(wire.DEVICE_ERROR, site=self.site, dev=dev),
                                protocol.encode("deviceError", msg))
 
+    def handle_cloud_message(self, topic, payload):
+        if topic == self.cloud_error_topic:
+            self.handle_cloud_error(payload)
+        else:
+            self.handle_cloud_ack(topic, payload)
+
+    def handle_cloud_error(self, payload):
+        try:
+            msg = protocol.decode("cloudError", payload)
+        except protocol.WireError as exc:
+            self.counters["bad_cloud_acks"] += 1
+            log.warning("bad cloud error message: %s", exc)
+            return
+        n = self.outbox.set_aside(msg["batch"], msg["code"], msg["detail"])
+        self.counters["set_aside"] += n
+        log.error("cloud refused batch %s (%s: %s): %d events set aside in the outbox's dead_event table",
+                  msg["batch"], msg["code"], msg["detail"], n)
+
     def handle_cloud_ack(self, topic, payload):
         try:
             msg = protocol.decode("cloudAck", payload)
@@ -149,6 +168,7 @@ class Gateway:
         self.cloud_link = Link(self.cfg["cloud_broker"], "onecode-gw-%s-%s-cloud" % (self.site, self.gw),
                                clean_session=False, on_message=self._enqueue("cloud"))
         self.cloud_link.subscribe(self.cloud_ack_topic)
+        self.cloud_link.subscribe(self.cloud_error_topic)
         self.cloud_link.on_connect_hooks.append(self._cloud_connected)
         self.site_link.start()
         self.cloud_link.start()
@@ -164,7 +184,7 @@ class Gateway:
                 if kind == "device":
                     self.handle_device_batch(topic, payload, ts)
                 elif kind == "cloud":
-                    self.handle_cloud_ack(topic, payload)
+                    self.handle_cloud_message(topic, payload)
                 self.forward()
                 if time.monotonic() - last_status >= self.cfg["status_every_s"]:
                     last_status = time.monotonic()

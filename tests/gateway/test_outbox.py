@@ -63,3 +63,17 @@ def test_failed_commit_leaves_nothing_behind(tmp_path):
         pass
     assert ob.progress("d1", 1) == 0
     assert ob.stats()["backlog"] == 0
+
+
+def test_a_refused_batch_is_set_aside_not_lost(tmp_path):
+    ob = Outbox(str(tmp_path / "o.sqlite"))
+    ob.commit_device_batch("d1", 1, [(1, [ev(1)]), (2, [ev(2)]), (3, [ev(3)])])
+    bad = ob.open_batch(2)
+    good = ob.open_batch(2)
+    assert ob.set_aside(bad, "bad_event", "event 0: eventTime 'x'") == 2
+    assert ob.due_batches(10) == [good]                  # the next batch is not blocked
+    st = ob.stats()
+    assert st["backlog"] == 1 and st["set_aside"] == 2 and st["batches_in_flight"] == 1
+    rows = ob.db.execute("SELECT event_id, code, detail FROM dead_event ORDER BY id").fetchall()
+    assert [r[0] for r in rows] == [ev(1)["eventID"], ev(2)["eventID"]]
+    assert rows[0][1:] == ("bad_event", "event 0: eventTime 'x'")

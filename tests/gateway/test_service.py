@@ -132,3 +132,25 @@ def test_unacked_batch_is_resent_at_once_after_a_restart(cfg, mosquitto):
         gw.stop()
         pub.stop()
         cloud.stop()
+
+
+def test_a_batch_the_cloud_refuses_is_set_aside(cfg, mosquitto):
+    cloud = Listener(mosquitto, wire.topic(wire.CLOUD_BATCH, site=SITE, gw=GW))
+    gw = RunningGateway(cfg)
+    pub = Listener(mosquitto)
+    try:
+        pub.link.publish(wire.topic(wire.DEVICE_BATCH, site=SITE, dev=DEV), device_batch(1))
+        batch = protocol.decode("cloudBatch", cloud.get()[1])
+        pub.link.publish(wire.topic(wire.CLOUD_ERROR, site=SITE, gw=GW), protocol.encode(
+            "cloudError", {"v": 1, "batch": batch["batch"], "code": "bad_event", "detail": "event 0: test"}))
+        deadline = time.monotonic() + 10
+        while backlog(cfg["outbox"]) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert backlog(cfg["outbox"]) == 0
+        with sqlite3.connect(cfg["outbox"]) as c:
+            assert c.execute("SELECT code, detail FROM dead_event").fetchall() == [("bad_event", "event 0: test")]
+        assert gw.gw.counters["set_aside"] == 1
+    finally:
+        gw.stop()
+        pub.stop()
+        cloud.stop()

@@ -18,6 +18,7 @@ DEVICE_BATCH_SUB = "onecode/{site}/dev/+/batch"    # what a gateway subscribes t
 # Cloud broker (gateways <-> cloud ingest workers).
 CLOUD_BATCH = "onecode/cloud/{site}/{gw}/batch"    # gateway -> cloud, QoS 1
 CLOUD_ACK = "onecode/cloud/{site}/{gw}/ack"        # cloud -> gateway, QoS 1
+CLOUD_ERROR = "onecode/cloud/{site}/{gw}/error"    # cloud -> gateway: a batch it refused
 CLOUD_BATCH_SUB = "onecode/cloud/+/+/batch"        # ingest workers
 SHARED_GROUP = "onecode-ingest"                    # $share/{group}/... for scale-out
 

@@ -1,0 +1,79 @@
+"""The ingest worker against a real Mosquitto: ack after commit, a specific error for
+a batch that can never be stored, and bad batches never block good ones."""
+import queue
+
+import cbor2
+import pytest
+
+import protocol
+from cloud.db import get_db
+from cloud.ingest import IngestWorker
+from cloud.models import Event
+from onecode import wire
+from protocol.mqtt import Link
+
+SITE, GW = "site-i", "gw-i"
+
+
+def event(i, **over):
+    ev = {"type": "ObjectEvent", "eventID": "urn:uuid:ingest-%d" % i, "eventTime": "2026-02-01T08:00:00.000Z",
+          "eventTimeZoneOffset": "+08:00", "action": "OBSERVE", "epcList": ["urn:epc:id:sgtin:6901234.100001.%d" % i]}
+    ev.update(over)
+    return ev
+
+
+def batch(batch_id, events):
+    return cbor2.dumps({"v": 1, "gw": GW, "site": SITE, "batch": batch_id, "events": events})
+
+
+@pytest.fixture
+def sqlite_app(tmp_path):
+    # the broker path is what is under test here; the database side runs on both
+    # engines in the rest of tests/cloud
+    from cloud import create_app
+    from cloud.cli import do_migrate
+    url = "sqlite:///%s" % (tmp_path / "c.db")
+    do_migrate(url)
+    app = create_app({"DATABASE_URL": url})
+    yield app
+    get_db(app).dispose()
+
+
+def test_ack_error_and_no_blocking(sqlite_app, mosquitto):
+    worker = IngestWorker(get_db(sqlite_app), mosquitto, shared_group="onecode-ingest").start()
+    got = queue.Queue()
+    gw = Link(mosquitto, on_message=lambda t, p: got.put((t, p)))
+    gw.subscribe(wire.topic(wire.CLOUD_ACK, site=SITE, gw=GW))
+    gw.subscribe(wire.topic(wire.CLOUD_ERROR, site=SITE, gw=GW))
+    gw.start()
+    try:
+        assert gw.wait_connected(10) and worker.link.wait_connected(10)
+        topic = wire.topic(wire.CLOUD_BATCH, site=SITE, gw=GW)
+        gw.publish(topic, batch("bad-time-000", [event(1), event(2, eventTime="2026-02-30T08:00:00.000Z")]))
+        gw.publish(topic, b"\xff garbage")                              # unreadable: no answer possible
+        gw.publish(topic, batch("good-000001", [event(3), event(4)]))
+        gw.publish(topic, batch("long-id-0001", [event(5, eventID="x" * 300)]))      # fails the wire schema
+        gw.publish(topic, batch("long-step-01", [event(6, bizStep="x" * 150)]))     # fails a column limit
+        answers = {}
+        for _ in range(4):
+            t, p = got.get(timeout=10)
+            kind = "cloudError" if t.endswith("/error") else "cloudAck"
+            msg = protocol.decode(kind, p)
+            answers[msg["batch"]] = (kind, msg)
+        kind, err = answers["bad-time-000"]
+        assert kind == "cloudError" and err["code"] == "bad_event" and "event 1" in err["detail"]
+        assert answers["good-000001"] == ("cloudAck", {"v": 1, "batch": "good-000001", "stored": 2, "duplicates": 0})
+        kind, err = answers["long-id-0001"]
+        assert kind == "cloudError" and err["code"] == "schema" and "eventID" in err["detail"]
+        kind, err = answers["long-step-01"]
+        assert kind == "cloudError" and err["code"] == "bad_event" and "bizStep" in err["detail"]
+        with get_db(sqlite_app).Session() as s:
+            assert sorted(s.query(Event.event_id)) == [("urn:uuid:ingest-3",), ("urn:uuid:ingest-4",)]
+        assert worker.counters["rejected"] == 4 and worker.counters["stored"] == 2
+        # a resend of an acknowledged batch is acknowledged again, stores nothing
+        gw.publish(topic, batch("good-000001", [event(3), event(4)]))
+        t, p = got.get(timeout=10)
+        assert protocol.decode("cloudAck", p) == {"v": 1, "batch": "good-000001", "stored": 0, "duplicates": 2}
+    finally:
+        gw.stop()
+        worker.link.stop()
