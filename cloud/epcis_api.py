@@ -2,7 +2,7 @@
 
 POST /epcis/capture, GET /epcis/capture/{id}, POST /epcis/events,
 GET /epcis/events, GET /epcis/events/{eventID}, GET /epcis/epcs/{epc}/events,
-OPTIONS /epcis/capture. Errors are RFC 7807 problem documents with EPCIS exception
+OPTIONS /epcis/capture, and their OpenAPI description at GET /epcis/openapi.json. Errors are RFC 7807 problem documents with EPCIS exception
 types. Must never return an event without its recordTime and eventID, and never
 let a malformed request raise a 500.
 """
@@ -86,6 +86,12 @@ def _capture_problem(exc):
 @bp.errorhandler(epcis_query.QueryProblem)
 def _query_problem(exc):
     return problem(400, "QueryParameterException", str(exc))
+
+
+@bp.route("/openapi.json")
+def openapi():
+    from cloud.epcis_openapi import document
+    return Response(json.dumps(document()), mimetype="application/json")
 
 
 @bp.route("/capture", methods=["OPTIONS"])

@@ -238,3 +238,22 @@ def test_gateway_events_carry_their_context(app, client):
     store_batch(get_db(app).Session, "batch-x", "site-1", "gw-1", [ev], context=[protocol.ONECODE_CONTEXT])
     back = client.get("/epcis/events/urn:uuid:gw-1").get_json()
     assert back["onecode:door"] == "D1" and protocol.ONECODE_CONTEXT in back["@context"]
+
+
+def test_openapi_document_matches_the_routes(app, client):
+    import re
+    doc = client.get("/epcis/openapi.json").get_json()
+    assert doc["openapi"].startswith("3.0")
+    served = set()
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint.startswith("epcis."):
+            path = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: "{%s}" % m.group(1), rule.rule)
+            for method in rule.methods - {"HEAD"}:
+                if method != "OPTIONS" or path == "/epcis/capture":
+                    served.add((path.replace("{capture_id}", "{captureID}").replace("{event_id}", "{eventID}"),
+                                method.lower()))
+    documented = {(p, m) for p, ops in doc["paths"].items() for m in ops}
+    assert served == documented
+    names = {p["name"] for p in doc["paths"]["/epcis/events"]["get"]["parameters"]}
+    from cloud import epcis_query
+    assert epcis_query.KNOWN <= names
