@@ -10,6 +10,7 @@ from flask import Blueprint, current_app, render_template
 from sqlalchemy import select
 
 from cloud.db import get_db
+from cloud.epcis_ids import epc_key
 from cloud.i18n import t
 from cloud.models import Event, EventEpc, Product
 from onecode import epc as epc_codec
@@ -45,6 +46,10 @@ def local_time(ev):
 def describe(ev):
     body = ev.body
     door = body.get("onecode:door") or body.get("onecode:device") or "?"
+    if ev.event_type == "AggregationEvent" and body.get("parentID"):
+        key = epc_key(body["parentID"])
+        pallet = key[4:] if key.startswith("/00/") else body["parentID"]
+        return t("ev_on_pallet", pallet=pallet, door=door)
     if ev.biz_step == "receiving" and "onecode:direction" in body:
         return t("ev_receiving", door=door)
     if ev.biz_step == "shipping" and "onecode:direction" in body:

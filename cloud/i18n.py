@@ -28,6 +28,7 @@ TEXT = {
     "ev_receiving": {"zh": "经月台门 %(door)s 入库（收货）", "en": "Received through dock door %(door)s (inbound)"},
     "ev_shipping": {"zh": "经月台门 %(door)s 出库（发货）", "en": "Shipped through dock door %(door)s (outbound)"},
     "ev_pass_unknown": {"zh": "经过月台门 %(door)s（方向不明）", "en": "Passed dock door %(door)s (direction unclear)"},
+    "ev_on_pallet": {"zh": "在托盘 %(pallet)s 上经过月台门 %(door)s", "en": "On pallet %(pallet)s at dock door %(door)s"},
     "ev_other": {"zh": "业务步骤：%(step)s", "en": "Business step: %(step)s"},
     "at_site": {"zh": "站点 %(site)s", "en": "site %(site)s"},
     "first_seen": {"zh": "首次记录于 %(time)s", "en": "First recorded on %(time)s"},

@@ -80,9 +80,41 @@ def pass_event(site, tz_offset, dev, info, epoch, rec, received_ts):
     return ev, problems
 
 
+def pallet_event(obj_event, pallet_uri, site, dev, epoch, seq):
+    """The aggregation a pass implies: the pallet was seen carrying these cases/items
+    (action OBSERVE: it confirms the packing, it does not change it)."""
+    children = [e for e in obj_event["epcList"] if e != pallet_uri]
+    if not children:
+        return None
+    ev = {"type": "AggregationEvent", "eventID": event_id(site, dev, epoch, seq, part=1)}
+    for key in ("eventTime", "eventTimeZoneOffset"):
+        ev[key] = obj_event[key]
+    ev["action"] = "OBSERVE"
+    ev["parentID"] = pallet_uri
+    ev["childEPCs"] = children
+    for key in ("bizStep", "disposition", "readPoint", "bizLocation", "onecode:device", "onecode:direction",
+                "onecode:door", "onecode:passPart", "onecode:timeSource"):
+        if key in obj_event:
+            ev[key] = obj_event[key]
+    return ev
+
+
 def record_events(site, tz_offset, dev, info, epoch, rec, received_ts):
-    """Any device record -> ([events], [problems]). Only passes exist so far."""
+    """Any device record -> ([events], [problems]). A pass is an ObjectEvent, plus
+    an AggregationEvent (pallet -> what it carried) when it names a pallet."""
     if rec["type"] == wire.REC_PASS:
         ev, problems = pass_event(site, tz_offset, dev, info, epoch, rec, received_ts)
-        return ([ev] if ev["epcList"] else []), problems
+        if not ev["epcList"]:
+            return [], problems
+        events = [ev]
+        if rec.get("pallet") is not None:
+            try:
+                pallet_uri = epc_codec.decode(bytes(rec["pallet"])).pure_uri
+            except ValueError as exc:
+                problems.append("seq %d: pallet EPC: %s" % (rec["seq"], exc))
+            else:
+                agg = pallet_event(ev, pallet_uri, site, dev, epoch, rec["seq"])
+                if agg is not None:
+                    events.append(agg)
+        return events, problems
     return [], ["seq %d: unknown record type %r" % (rec["seq"], rec["type"])]

@@ -82,16 +82,22 @@ def test_a_pallet_pass_is_stored_once_and_shown_on_every_item_page(tmp_path, mos
     expected = sorted(epc.decode(t).pure_uri for t in [sscc] + cases)
     with sqlite3.connect(db) as c:
         events = c.execute("SELECT event_id, biz_step, read_point FROM epcis_event").fetchall()
-        epcs = sorted(r[0] for r in c.execute("SELECT epc FROM event_epc"))
-    # 31 tags travel as two journal records (22 + 9 tags), so the pass is two events
-    assert len(events) == 2
+        epcs = sorted(r[0] for r in c.execute("SELECT epc FROM event_epc WHERE role = 'epc'"))
+        children = sorted(r[0] for r in c.execute("SELECT epc FROM event_epc WHERE role = 'child'"))
+        parents = {r[0] for r in c.execute("SELECT epc FROM event_epc WHERE role = 'parent'")}
+    # 31 tags travel as two journal records (22 + 9 tags); each becomes an ObjectEvent
+    # and, as the pass names its pallet, an AggregationEvent (pallet -> those cases)
+    assert len(events) == 4
     assert {e[1:] for e in events} == {("receiving", "urn:epc:id:sgln:6901234.00009.1")}
     assert epcs == expected              # every tag of the pass, exactly once; staged tags left out
+    assert parents == {epc.decode(sscc).pure_uri}
+    assert children == sorted(epc.decode(t).pure_uri for t in cases)
 
     for tag in cases:
         url = "http://127.0.0.1:%d%s?lang=en" % (port, epc.to_digital_link_path(epc.decode(tag).pure_uri))
         with urllib.request.urlopen(url, timeout=5) as r:
             html = r.read().decode()
         assert 'data-verdict="genuine"' in html
-        assert html.count('<li class="event">') == 1
+        assert html.count('<li class="event">') == 2
         assert "Received through dock door D9 (inbound)" in html
+        assert "On pallet %s at dock door D9" % epc.to_digital_link_path(epc.decode(sscc).pure_uri)[4:] in html

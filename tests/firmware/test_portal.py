@@ -125,3 +125,27 @@ class PassTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class PalletTest(unittest.TestCase):
+    def test_the_sscc_tag_names_the_pallet(self):
+        sscc = bytes([0x31, 0x14] + [0] * 9 + [7])
+        door = Door()
+        for t in range(0, 600, 50):
+            for k in range(4):
+                door.d.read(tag(k), OUTER, -50, t)
+            door.d.read(sscc, OUTER, -50, t)
+        for t in range(500, 1100, 50):
+            for k in range(4):
+                door.d.read(tag(k), INNER, -50, t)
+            door.d.read(sscc, INNER, -50, t)
+        rec = door.d.poll(3000)
+        self.assertEqual(rec["pallet"], sscc)
+        self.assertEqual(len(rec["tags"]), 5)
+
+    def test_no_sscc_no_pallet(self):
+        door = Door()
+        door.reads([1, 2], OUTER, 0, 300)
+        door.reads([1, 2], INNER, 200, 600)
+        door.idle(600, 3000)
+        self.assertFalse("pallet" in door.records[0])

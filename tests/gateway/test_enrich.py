@@ -101,3 +101,18 @@ def test_garbage_is_a_wire_error_not_a_crash():
     with pytest.raises(protocol.WireError) as exc:
         protocol.decode("deviceBatch", b"\x00" * (protocol.MAX_PAYLOAD + 1))
     assert exc.value.code == "too_large"
+
+
+def test_a_pass_with_a_pallet_also_records_the_aggregation():
+    rec = dict(pass_rec(tags=(SGTIN, SSCC)), pallet=SSCC)
+    events, problems = enrich.record_events("site-1", "+08:00", "door-1", INFO, 3, rec, 1_700_000_000.0)
+    assert problems == []
+    obj, agg = events
+    assert agg["type"] == "AggregationEvent" and agg["action"] == "OBSERVE"
+    assert agg["parentID"] == "urn:epc:id:sscc:6901234.0000000001"
+    assert agg["childEPCs"] == ["urn:epc:id:sgtin:6901234.100001.1001"]
+    assert agg["eventTime"] == obj["eventTime"] and agg["bizStep"] == "receiving"
+    assert agg["eventID"] != obj["eventID"]
+    again = enrich.record_events("site-1", "+08:00", "door-1", INFO, 3, rec, 1_800_000_000.0)[0]
+    assert [e["eventID"] for e in again] == [obj["eventID"], agg["eventID"]]
+    protocol.validate("cloudBatch", {"v": 1, "gw": "g", "site": "s", "batch": "b" * 16, "events": events})

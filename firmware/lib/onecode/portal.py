@@ -6,7 +6,8 @@ in both zones; the order of its first sighting in each zone gives its direction
 (o then i = inbound, i then o = outbound). A tag seen in one zone only has not moved
 (a staged pallet, a tag on the wall) and is left out. A pass ends when no tag has
 appeared in a new zone for `quiet_ms` (ALE's stable-set interval), so tags that sit
-in the field do not hold a pass open.
+in the field do not hold a pass open. A pass names its pallet: the SSCC-96 tag among
+the moving tags (`pallet`), so the gateway can record what the pallet carried.
 
 Bounded: at most `max_tags` tags are tracked per pass; reads of further tags are
 counted in `overflow` and reported in the pass record, never dropped silently. Must never do
@@ -17,6 +18,7 @@ from onecode.compat import ticks_diff
 IN = "in"
 OUT = "out"
 UNKNOWN = "unknown"
+SSCC_96 = 0x31  # EPC header of a pallet / logistic unit tag (REFERENCE §1)
 
 
 class PassDetector:
@@ -68,6 +70,7 @@ class PassDetector:
         if self._start is None or ticks_diff(now_ms, self._last_change) < self.quiet_ms:
             return None
         tags = []
+        pallet = None
         n_in = n_out = 0
         for epc in self._tags:
             st = self._tags[epc]
@@ -79,6 +82,9 @@ class PassDetector:
             else:
                 n_out += 1
             tags.append({"epc": epc, "n": st[0], "rssi": st[1], "zones": st[2]})
+            # the pass names its pallet: the SSCC tag read most often (ties: first seen)
+            if epc[0] == SSCC_96 and (pallet is None or st[0] > self._tags[pallet][0]):
+                pallet = epc
         record = None
         if tags:
             moving = n_in + n_out
@@ -90,6 +96,8 @@ class PassDetector:
                 direction = UNKNOWN
             record = {"type": "pass", "t": now_ms, "dur": ticks_diff(self._last_change, self._start),
                       "dir": direction, "tags": tags}
+            if pallet is not None:
+                record["pallet"] = pallet
             if self.overflow:
                 record["overflow"] = self.overflow
             self.passes += 1
