@@ -94,6 +94,8 @@ def parse_params(args):
         raise (SunError("ambiguous tap link: both %r and %r" % tuple(present[:2])) if present
                else SunError("no SUN parameters (picc_data, e or uid)", "missing_param"))
     has_enc = args.get("enc") not in (None, "")
+    if has_enc and present[0] != "picc_data":
+        raise SunError("parameter 'enc' is only defined with 'picc_data'")
     if present[0] == "picc_data":
         picc, enc = _hex(args, "picc_data", 16, "PICCData"), _hex(args, "enc") if has_enc else None
         if has_enc and (len(enc) % 16 or len(enc) > MAX_ENC_BYTES):
@@ -101,8 +103,6 @@ def parse_params(args):
                            "got %d" % (MAX_ENC_BYTES, len(enc)))
         return SunParams("picc_data", _hex(args, "cmac", 8, "SDMMAC"), picc, enc)
     if present[0] == "e":
-        if has_enc:
-            raise SunError("parameter 'enc' is not defined for the e/c layout")
         return SunParams(layout="e", picc_data=_hex(args, "e", 16, "PICCData"),
                          cmac=_hex(args, "c", 8, "SDMMAC"))
     return SunParams(layout="plain", uid=_hex(args, "uid", UID_LEN, "UID"),
@@ -165,7 +165,8 @@ def _check_key(key, what, allow_test_keys, lengths=(16,)):
         raise ZeroKeyError("all-zero %s refused (allow_test_keys=True for tests only)" % what)
 
 
-def _kdf(master_key, purpose, context):
+def _kdf(master_key, purpose, context, allow_test_keys):
+    _check_key(master_key, "master key", allow_test_keys, (16, 32))
     return KBKDFCMAC(algorithm=algorithms.AES, mode=Mode.CounterMode, length=16, rlen=4,
                      llen=4, location=CounterLocation.BeforeFixed,
                      label=KDF_LABEL_PREFIX + purpose.encode("ascii"), context=context,
@@ -174,18 +175,16 @@ def _kdf(master_key, purpose, context):
 
 def derive_tag_key(master_key, uid, purpose, allow_test_keys=False):
     """Per-tag key: NIST SP 800-108 counter mode, PRF AES-CMAC (see docs/nfc-sun.md)."""
-    _check_key(master_key, "master key", allow_test_keys, (16, 32))
     if purpose not in TAG_KEY_PURPOSES:
         raise ValueError("unknown tag key purpose %r" % purpose)
     if len(uid) != UID_LEN:
         raise ValueError("UID must be 7 bytes")
-    return _kdf(master_key, purpose, uid)
+    return _kdf(master_key, purpose, uid, allow_test_keys)
 
 
 def derive_meta_read_key(master_key, allow_test_keys=False):
     """SDMMetaReadKey (slot 1): one for all tags, the cloud must read PICCData first."""
-    _check_key(master_key, "master key", allow_test_keys, (16, 32))
-    return _kdf(master_key, "sdm_meta_read", b"")
+    return _kdf(master_key, "sdm_meta_read", b"", allow_test_keys)
 
 
 class MasterKeys:
@@ -257,9 +256,8 @@ def judge_counter(last_seen_counter, counters_seen_recently, new_counter):
     before it): two increasing series interleave; otherwise replayed (one stale or
     copied link: not fresh, not yet a pattern). See docs/nfc-sun.md.
     """
-    for c in (new_counter, last_seen_counter):
-        if c is not None and not 0 <= c <= MAX_COUNTER:
-            raise ValueError("counter out of range 0..0xFFFFFF")
+    if any(c is not None and not 0 <= c <= MAX_COUNTER for c in (new_counter, last_seen_counter)):
+        raise ValueError("counter out of range 0..0xFFFFFF")
     recent = list(counters_seen_recently)
     if last_seen_counter is None or new_counter > last_seen_counter:
         return "fresh"
@@ -281,27 +279,21 @@ def simulate_tap(meta_read_key, file_read_key, uid, counter, file_data=None,
     For tests and the demo only. `padding` is the 5 random PICCData padding bytes a
     real tag adds (os.urandom when None). file_data: multiple of 16 bytes.
     """
-    if len(uid) != UID_LEN or not 0 <= counter <= MAX_COUNTER:
-        raise ValueError("UID must be 7 bytes and counter 24 bits")
+    pad = os.urandom(5) if padding is None else padding
+    if len(uid) != UID_LEN or not 0 <= counter <= MAX_COUNTER or len(pad) != 5:
+        raise ValueError("UID must be 7 bytes, counter 24 bits, padding 5 bytes")
+    if file_data and (layout != "picc_data" or len(file_data) % 16
+                      or len(file_data) > MAX_ENC_BYTES):
+        raise ValueError("file data: picc_data layout only, a multiple of 16 bytes")
     k_mac, k_enc = session_keys(file_read_key, uid, counter)
     if layout == "plain":
         return {"uid": uid.hex().upper(), "ctr": "%06X" % counter,
                 "cmac": sdm_mac(k_mac, b"").hex().upper()}
-    pad = os.urandom(5) if padding is None else padding
-    if len(pad) != 5:
-        raise ValueError("PICCData padding is 5 bytes")
     plain = bytes([PICC_TAG]) + uid + counter.to_bytes(3, "little") + pad
     picc = _aes(meta_read_key, modes.CBC(_ZERO_IV), plain, True).hex().upper()
     if layout == "e":
-        if file_data:
-            raise ValueError("the e/c layout carries no file data")
         return {"e": picc, "c": sdm_mac(k_mac, b"").hex().upper()}
-    out = {"picc_data": picc}
-    if file_data:
-        if len(file_data) % 16 or len(file_data) > MAX_ENC_BYTES:
-            raise ValueError("file data must be a multiple of 16 bytes")
-        iv = file_data_iv(k_enc, counter)
-        out["enc"] = _aes(k_enc, modes.CBC(iv), file_data, True).hex().upper()
-    enc = bytes.fromhex(out.get("enc", ""))
+    enc = _aes(k_enc, modes.CBC(file_data_iv(k_enc, counter)), file_data, True) if file_data else b""
+    out = {"picc_data": picc, "enc": enc.hex().upper()} if enc else {"picc_data": picc}
     out["cmac"] = sdm_mac(k_mac, mac_input(SunParams("picc_data", b"", enc=enc))).hex().upper()
     return out
