@@ -13,10 +13,15 @@ on any input nor allocate per received byte: it works in one preallocated buffer
 """
 import struct
 
+from onecode import mercury_frame
 from onecode.mercury_frame import gen2_crc16  # the Gen2 EPC CRC: one definition
 
 HEADER, END = 0xBB, 0x7E
 TYPE_COMMAND, TYPE_RESPONSE, TYPE_NOTICE = 0x00, 0x01, 0x02
+# Frame types a parser accepts, as a bit mask of 1 << type
+ANY_TYPE = 0x07
+FROM_MODULE = (1 << TYPE_RESPONSE) | (1 << TYPE_NOTICE)  # what a host ever receives
+FROM_HOST = 1 << TYPE_COMMAND
 OVERHEAD = 7  # BB Type Cmd PL PL ... CS 7E
 
 # Command codes
@@ -155,22 +160,30 @@ def cmd_get_region():
     return build(CMD_GET_REGION)
 
 
-class FrameParser:
+class FrameParser(mercury_frame.FrameParser):
     """Splits a byte stream into checked frames inside one fixed buffer.
 
+    The buffering (feed, resync, reset, pending, compaction) is Mercury's parser's,
+    one definition for both; this class gives the buffer size and the frame rule.
     `feed(data)` returns a list of (type, cmd, payload bytes); with a `handler` it calls
     handler(type, cmd, payload_memoryview) instead (the view is only valid during the
-    call) and returns the number of frames. A frame is accepted when its type is 0..2,
-    PL <= `max_params`, the checksum matches and the byte after it is 7E.
+    call) and returns the number of frames. A frame is accepted when its type is in
+    the `types` mask (FROM_MODULE on the host: fewer false starts pass), PL <=
+    `max_params`, the checksum matches and the byte after it is 7E. An 8-bit checksum
+    lets about one false start in 65536 (BB in noise or inside a damaged frame) pass
+    with its 7E: such a frame is returned, and can swallow the real frame behind it.
     Bounds: the buffer holds exactly one frame of `max_params` parameters. A byte that
     cannot start a valid frame is dropped and counted in `garbage_bytes` (the BB of a
     frame failing its checksum or end byte included, also counted in `crc_errors`);
     parsing resumes at the next BB. A frame announcing more than `max_params` is
-    dropped the same way, as soon as its PL is seen.
+    dropped the same way, as soon as its PL is seen. `resync()` gives up on a frame
+    start held (drops its BB) when the line has gone quiet after a truncated frame.
     """
 
-    def __init__(self, max_params=MAX_PARAMS):
+    def __init__(self, max_params=MAX_PARAMS, types=ANY_TYPE):
+        # The base's constructor would allocate a Mercury-sized buffer: set its fields.
         self.max_params = max_params
+        self.types = types
         self._size = OVERHEAD + max_params
         self._buf = bytearray(self._size)
         self._mv = memoryview(self._buf)
@@ -180,64 +193,13 @@ class FrameParser:
         self.crc_errors = 0
         self.garbage_bytes = 0
 
-    @property
-    def pending(self):
-        """Bytes held that do not yet form a complete frame."""
-        return self._w - self._r
-
-    def reset(self):
-        self.garbage_bytes += self._w - self._r
-        self._r = self._w = 0
-
-    def feed(self, data, handler=None):
-        out = None if handler is not None else []
-        n = len(data) if data else 0
-        src = memoryview(data) if n else None
-        i = 0
-        count = 0
-        while True:
-            if self._r == self._w:
-                self._r = self._w = 0
-            elif self._r > 0 and self._size - self._w < n - i:
-                self._compact()
-            take = min(self._size - self._w, n - i)
-            if take > 0:
-                self._buf[self._w:self._w + take] = src[i:i + take]
-                self._w += take
-                i += take
-            count += self._scan(out, handler)
-            if i >= n:
-                break
-        return out if handler is None else count
-
-    def resync(self, handler=None):
-        """Give up on the frame start held (e.g. a truncated frame followed by
-        silence): drop its BB and parse what follows."""
-        out = None if handler is not None else []
-        count = 0
-        if self._r < self._w:
-            self._r += 1
-            self.garbage_bytes += 1
-            count = self._scan(out, handler)
-        return out if handler is None else count
-
-    def _compact(self):
-        # A byte loop, not a slice copy: overlapping slice moves are not safe on every
-        # port, and at most one frame's worth is left over.
-        buf = self._buf
-        r = self._r
-        k = self._w - r
-        for j in range(k):
-            buf[j] = buf[r + j]
-        self._r = 0
-        self._w = k
-
     def _scan(self, out, handler):
         buf = self._buf
         mv = self._mv
         r = self._r
         w = self._w
         maxp = self.max_params
+        types = self.types
         count = 0
         while r < w:
             if buf[r] != HEADER:
@@ -249,7 +211,7 @@ class FrameParser:
                 continue
             # Reject an impossible header as soon as its bytes are in, so a BB inside
             # a payload does not hold back the frames behind it.
-            if (w - r > 1 and buf[r + 1] > TYPE_NOTICE) or (
+            if (w - r > 1 and (buf[r + 1] > TYPE_NOTICE or not (types >> buf[r + 1]) & 1)) or (
                     w - r > 4 and ((buf[r + 3] << 8) | buf[r + 4]) > maxp):
                 self.garbage_bytes += 1
                 r += 1
