@@ -28,7 +28,7 @@ demo: setup
 # The firmware tests run twice: on the MicroPython VM ("micropython: N passed, M
 # failed") and, with everything else, under pytest on CPython. Either failing fails.
 test: setup
-	@$(VENV)/bin/onecode mpy test --timeout 600 tests/firmware; mpy=$$?; \
+	@$(VENV)/bin/onecode mpy test --timeout 300 tests/firmware; mpy=$$?; \
 	$(PY) -m pytest -q tests; py=$$?; \
 	if [ $$mpy -ne 0 ]; then echo "FAILED: firmware tests on the MicroPython VM (exit $$mpy)"; fi; \
 	test $$py -eq 0 -a $$mpy -eq 0
@@ -37,7 +37,7 @@ test-py: setup
 	$(PY) -m pytest -q tests
 
 test-mpy: setup
-	$(VENV)/bin/onecode mpy test --timeout 600 tests/firmware
+	$(VENV)/bin/onecode mpy test --timeout 300 tests/firmware
 
 clean:
 	rm -rf $(VENV) node_modules var .pytest_cache
