@@ -18,10 +18,11 @@ It must never block, sleep, read a clock or raise on anything the module sends: 
 notices and error frames are counted, not thrown. The constructor does no I/O.
 """
 from onecode import m100_frame as mf
+from onecode.command_port import CommandPort
 from onecode.compat import ticks_diff
 
 
-class M100Reader:
+class M100Reader(CommandPort):
     """Bounds: `max_queue` commands waiting (more are dropped and counted in
     `cmd_dropped`); at most `max_bytes_per_poll` bytes read and `max_reads` reads
     returned per poll (extra reads counted in `dropped_reads`). The list `poll`
@@ -33,27 +34,18 @@ class M100Reader:
                  stale_ms=100, max_queue=8, check_crc=True):
         if not 1 <= rounds <= mf.MAX_ROUNDS:
             raise ValueError("rounds %d out of range" % rounds)
-        self._uart = uart
+        CommandPort.__init__(self, uart, max_bytes_per_poll, read_chunk, cmd_timeout_ms, stale_ms, max_queue)
         self._parser = mf.FrameParser(types=mf.FROM_MODULE)
         self._notice = mf.Notice()
         self._on_frame_cb = self._on_frame
         self._reads = []
-        self._queue = []
-        self._inflight = None  # Cmd of the command awaiting its answer
-        self._sent_ms = None
         self._poll_ms = None  # when multiple polling was last sent
-        self._last_rx_ms = None
         self._now = 0
         self._regions = regions
         self.antenna = antenna
         self.rounds = rounds
         self.reissue_ms = reissue_ms
         self.max_reads = max_reads
-        self.max_bytes_per_poll = max_bytes_per_poll
-        self.read_chunk = read_chunk
-        self.cmd_timeout_ms = cmd_timeout_ms
-        self.stale_ms = stale_ms
-        self.max_queue = max_queue
         self.check_crc = check_crc
         self.reading = False
         self.info = [None, None, None]  # hardware, software, manufacturer (bytes)
@@ -67,24 +59,13 @@ class M100Reader:
         self.last_error = None  # (code, now_ms) of the latest error frame other than 0x15
         self.cmd_errors = 0
         self.last_cmd_error = None  # (cmd, code) of the latest refused command
-        self.cmd_timeouts = 0
-        self.cmd_dropped = 0
         self.unsolicited = 0
         self.reissues = 0
-
-    @property
-    def parser(self):
-        return self._parser
 
     @property
     def version(self):
         """Hardware version string as the module reported it (bytes), or None."""
         return self.info[0]
-
-    @property
-    def busy(self):
-        """True while commands are queued or awaiting their answer."""
-        return self._inflight is not None or len(self._queue) > 0
 
     def configure(self, region, power_centi_dbm, antennas=None):
         """Queue region and TX power. `antennas` (a port or a sequence of ports, as the
@@ -137,30 +118,7 @@ class M100Reader:
         self._now = now_ms
         reads = self._reads
         del reads[:]
-        budget = self.max_bytes_per_poll
-        got = False
-        while budget > 0:
-            data = self._uart.read(min(self.read_chunk, budget))
-            if not data:
-                break
-            got = True
-            budget -= len(data)
-            self._parser.feed(data, self._on_frame_cb)
-        if got:
-            self._last_rx_ms = now_ms
-        elif (self._parser.pending and self._last_rx_ms is not None
-              and ticks_diff(now_ms, self._last_rx_ms) >= self.stale_ms):
-            # A frame start with nothing after it for this long was a truncated frame:
-            # drop it so the complete frames behind it are not held back.
-            while self._parser.pending:
-                self._parser.resync(self._on_frame_cb)
-        if self._inflight is not None:
-            if self._sent_ms is None:
-                self._sent_ms = now_ms
-            elif ticks_diff(now_ms, self._sent_ms) >= self.cmd_timeout_ms:
-                self.cmd_timeouts += 1
-                self._inflight = None
-        self._send_next(now_ms)
+        self._pump(now_ms)
         if self.reading and self._inflight is None and not self._queue:
             if self._poll_ms is None:
                 self._poll_ms = now_ms  # sent before the first poll: start timing now
@@ -169,14 +127,6 @@ class M100Reader:
                 self._poll_ms = now_ms
                 self.reissues += 1
         return reads
-
-    def _send(self, frame):
-        if len(self._queue) >= self.max_queue:
-            self.cmd_dropped += 1
-            return
-        self._queue.append(frame)
-        if self._inflight is None:
-            self._send_next(None)
 
     def _send_next(self, now_ms):
         while self._inflight is None and self._queue:

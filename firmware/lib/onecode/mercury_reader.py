@@ -10,10 +10,10 @@ It must never block, sleep, read a clock or raise on anything the module sends:
 bad records and alarms are counted, not thrown. The constructor does no I/O.
 """
 from onecode import mercury_frame as mf
-from onecode.compat import ticks_diff
+from onecode.command_port import CommandPort
 
 
-class MercuryReader:
+class MercuryReader(CommandPort):
     """Bounds: `max_queue` commands waiting (more are dropped and counted in
     `cmd_dropped`); at most `max_bytes_per_poll` bytes read and `max_reads` reads
     returned per poll (extra reads counted in `dropped_reads`). The list `poll`
@@ -21,22 +21,13 @@ class MercuryReader:
 
     def __init__(self, uart, max_reads=64, max_bytes_per_poll=1024, read_chunk=128,
                  cmd_timeout_ms=1000, stale_ms=100, max_queue=8):
-        self._uart = uart
+        CommandPort.__init__(self, uart, max_bytes_per_poll, read_chunk, cmd_timeout_ms, stale_ms, max_queue)
         self._parser = mf.FrameParser()
         self._record = mf.TagRecord()
         self._on_frame_cb = self._on_frame
         self._reads = []
-        self._queue = []
-        self._inflight = None  # opcode of the command awaiting its answer
-        self._sent_ms = None
-        self._last_rx_ms = None
         self._now = 0
         self.max_reads = max_reads
-        self.max_bytes_per_poll = max_bytes_per_poll
-        self.read_chunk = read_chunk
-        self.cmd_timeout_ms = cmd_timeout_ms
-        self.stale_ms = stale_ms
-        self.max_queue = max_queue
         self.reading = False
         self.version = None
         self.reads = 0
@@ -49,18 +40,7 @@ class MercuryReader:
         self.last_alarm = None  # (status, now_ms) of the latest alarm
         self.cmd_errors = 0
         self.last_error = None  # (opcode, status) of the latest refused command
-        self.cmd_timeouts = 0
-        self.cmd_dropped = 0
         self.unsolicited = 0
-
-    @property
-    def parser(self):
-        return self._parser
-
-    @property
-    def busy(self):
-        """True while commands are queued or awaiting their answer."""
-        return self._inflight is not None or len(self._queue) > 0
 
     def configure(self, region, power_centi_dbm, antennas=(1,)):
         """Queue region, Gen2, antenna(s) and read power. `antennas` is a port number
@@ -105,46 +85,8 @@ class MercuryReader:
         self._now = now_ms
         reads = self._reads
         del reads[:]
-        budget = self.max_bytes_per_poll
-        got = False
-        while budget > 0:
-            data = self._uart.read(min(self.read_chunk, budget))
-            if not data:
-                break
-            got = True
-            budget -= len(data)
-            self._parser.feed(data, self._on_frame_cb)
-        if got:
-            self._last_rx_ms = now_ms
-        elif (self._parser.pending and self._last_rx_ms is not None
-              and ticks_diff(now_ms, self._last_rx_ms) >= self.stale_ms):
-            # A frame start with nothing after it for this long was a truncated
-            # frame: drop it so the complete frames behind it are not held back.
-            while self._parser.pending:
-                self._parser.resync(self._on_frame_cb)
-        if self._inflight is not None:
-            if self._sent_ms is None:
-                self._sent_ms = now_ms
-            elif ticks_diff(now_ms, self._sent_ms) >= self.cmd_timeout_ms:
-                self.cmd_timeouts += 1
-                self._inflight = None
-        self._send_next(now_ms)
+        self._pump(now_ms)
         return reads
-
-    def _send(self, frame):
-        if len(self._queue) >= self.max_queue:
-            self.cmd_dropped += 1
-            return
-        self._queue.append(frame)
-        if self._inflight is None:
-            self._send_next(None)
-
-    def _send_next(self, now_ms):
-        if self._inflight is None and self._queue:
-            frame = self._queue.pop(0)
-            self._uart.write(frame)
-            self._inflight = frame[2]
-            self._sent_ms = now_ms
 
     def _alarm(self, status):
         if status == mf.STATUS_TEMPERATURE_THROTTLE:
