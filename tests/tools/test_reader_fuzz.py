@@ -40,7 +40,10 @@ EPCS = [bytes.fromhex(x) for x in (
 # -- the two protocols -------------------------------------------------------------
 class Mercury:
     name = "mercury"
-    strict = True  # CRC-16: no frame may be lost
+    # CRC-16 makes it rare, not impossible: hypothesis found noise whose LEN byte spans
+    # an intact frame and whose CRC matched (regression example below), so a loss is
+    # allowed only where an accepted frame overlaps it, as for the M100
+    strict = False
     header = 0xFF
     specials = (0xFF, 0x00, 0x22, 0x04, 0x01, 0x10)
     frames = ([mf.build_tag_record(e, rssi=-40 - i, antenna=1 + i % 2) for i, e in enumerate(EPCS)]
@@ -372,3 +375,18 @@ def test_m100_reader_reads_every_intact_notice(stream, sizes):
 def test_readers_random_bytes(data, sizes, gaps):
     for proto in PROTOCOLS:
         drive(proto, data, sizes, gaps)
+
+
+def test_mercury_crc_collision_found_by_hypothesis():
+    """Noise `FF 3B 22 00 00` claims 59 data bytes that span the next, intact frame;
+    the bytes after it happened to complete a valid CRC, so the parser (correctly)
+    accepts the fake frame and the intact one inside it is lost, explained."""
+    intact = Mercury.frames[0]
+    data = (intact + b'\xff;"\x00\x00'
+            + b'\xff("\x00\x00\x10\x00\x1b\x01\xff\x01\x01\xd6\x11\r\xf72\x00\x00\x00\x00\x00\x00\x05'
+              b'\x00\x00\x00\x00\x800\x00\xbb~\xbb~\xbb~~\xbb\x00\xbb\x00~/\x16b\\'
+            + b'\xff\xed"\x00\x00\x01\xffb"\x00\x00;\xf5\xf5' + intact)
+    middle = data[52:99]
+    assert mf.crc16(middle, 1, len(middle) - 2) == middle[-2] << 8 | middle[-1]   # intact on its own
+    spans = [(s, e) for s, e, _k in Mercury.reference(data)]
+    assert spans == [(0, 47), (47, 113), (113, 160)]   # the fake frame passed its CRC
