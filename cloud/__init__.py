@@ -18,6 +18,8 @@ def create_app(config=None):
         DATABASE_URL=os.environ.get("DATABASE_URL", DEFAULT_URL),
         MQTT_URL=os.environ.get("ONECODE_CLOUD_BROKER", "mqtt://127.0.0.1:1883"),
         DEFAULT_LANG=os.environ.get("ONECODE_DEFAULT_LANG", "zh"),
+        NFC_MASTER_KEY=os.environ.get("ONECODE_NFC_MASTER_KEY", ""),  # hex; never commit a real one
+        NFC_ALLOW_TEST_KEYS=False,
     )
     # a JSON file of the same keys, for deployments that prefer files to variables
     if os.environ.get("ONECODE_CLOUD_CONFIG"):

@@ -1,14 +1,18 @@
 """Consumer pages at the item's GS1 Digital Link address (what its QR code holds).
 
-`/01/{gtin}/21/{serial}` shows the verdict and the provenance timeline. Must never
+`/01/{gtin}/21/{serial}` shows the verdict and the provenance timeline; with the NFC
+tag's SUN parameters (`?picc_data=…&cmac=…`, `?e=…&c=…`) the tap itself is checked
+(cloud.nfc): a forged, altered, replayed or cloned tap makes the verdict *suspicious*
+with the reason. Must never
 reveal internal ids, and never fail on a malformed code: that is a 400 page in both
 languages.
 """
 import datetime
 
-from flask import Blueprint, current_app, render_template
+from flask import Blueprint, current_app, render_template, request
 from sqlalchemy import select
 
+from cloud import nfc
 from cloud.db import get_db
 from cloud.epcis_ids import epc_key
 from cloud.i18n import t
@@ -73,10 +77,17 @@ def item(gtin, serial):
         product = s.get(Product, gtin)
     timeline = [{"time": local_time(ev), "text": describe(ev),
                  "site": ev.site, "event_id": ev.event_id} for ev in events]
-    verdict = "genuine" if events else "unknown"
-    status = 200 if events else 404
+    tap = nfc.check_tap(request.args) if nfc.has_tap(request.args) else None
+    reason = None
+    if tap is not None and tap.status == "suspicious":
+        verdict, reason = "suspicious", tap.reason
+    elif events or (tap is not None and tap.status == "genuine"):
+        verdict = "genuine"
+    else:
+        verdict = "unknown"
+    status = 404 if verdict == "unknown" else 200
     return render_template("consumer/item.html", gtin=gtin, serial=serial, product=product,
-                           verdict=verdict, timeline=timeline, path=path), status
+                           verdict=verdict, reason=reason, tap=tap, timeline=timeline, path=path), status
 
 
 @bp.app_errorhandler(404)

@@ -79,6 +79,19 @@ class Product(Base):
     description_zh: Mapped[str | None] = mapped_column(Text)
 
 
+class NfcTag(Base):
+    """What the cloud remembers of an NTAG 424 tag's taps, to catch replayed links
+    and cloned tags (cloud.sun.judge_counter)."""
+    __tablename__ = "nfc_tag"
+    uid: Mapped[str] = mapped_column(String(14), primary_key=True)  # 7 bytes, upper-case hex
+    last_counter: Mapped[int] = mapped_column(Integer)
+    recent: Mapped[list] = mapped_column(JsonDoc)  # last authenticated counters, arrival order
+    taps: Mapped[int] = mapped_column(Integer, default=0)
+    suspicious_taps: Mapped[int] = mapped_column(Integer, default=0)
+    first_tap: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow)
+    last_tap: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow)
+
+
 class CaptureJob(Base):
     """An EPCIS capture request and its outcome (GET /epcis/capture/{id})."""
     __tablename__ = "capture_job"

@@ -66,6 +66,16 @@ def upgrade():
     sa.Column('duplicates', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('batch_id')
     )
+    op.create_table('nfc_tag',
+    sa.Column('uid', sa.String(length=14), nullable=False),
+    sa.Column('last_counter', sa.Integer(), nullable=False),
+    sa.Column('recent', sa.JSON().with_variant(postgresql.JSONB(), 'postgresql'), nullable=False),
+    sa.Column('taps', sa.Integer(), nullable=False),
+    sa.Column('suspicious_taps', sa.Integer(), nullable=False),
+    sa.Column('first_tap', sa.DateTime(), nullable=False),
+    sa.Column('last_tap', sa.DateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('uid')
+    )
     op.create_table('product',
     sa.Column('gtin', sa.String(length=14), nullable=False),
     sa.Column('name_en', sa.String(length=200), nullable=False),
@@ -96,6 +106,7 @@ def downgrade():
 
     op.drop_table('event_epc')
     op.drop_table('product')
+    op.drop_table('nfc_tag')
     op.drop_table('ingest_batch')
     with op.batch_alter_table('epcis_event', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_epcis_event_record_time'))
