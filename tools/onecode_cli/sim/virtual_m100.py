@@ -18,12 +18,13 @@ It must never be imported by firmware, read the wall clock, or use randomness th
 not seeded: the same scenario and clock always give the same bytes.
 """
 from onecode import m100_frame as mf
+from onecode_cli.sim.virtual_field import VirtualField
 
 DEFAULT_INFO = (b"M100 26dBm V1.0", b"V2.3.5", b"MagicRF")
 MAX_POWER_CENTI_DBM = 2600  # YRM100/JRD-100 datasheets: up to 26 dBm
 
 
-class VirtualM100:
+class VirtualM100(VirtualField):
     """Virtual module. Output waiting to be read is capped at `max_pending` bytes, like
     a UART buffer: bytes beyond it are dropped and counted in `overflow_bytes`. More
     than 10 s of rounds left unread are skipped (`skipped_rounds`)."""
@@ -32,11 +33,8 @@ class VirtualM100:
                  info=DEFAULT_INFO, max_pending=65536, max_power_centi_dbm=MAX_POWER_CENTI_DBM):
         if round_ms <= 0:
             raise ValueError("round_ms must be positive")
-        self._clock = clock
+        VirtualField.__init__(self, clock, max_pending)
         self._parser = mf.FrameParser()
-        self._out = bytearray()
-        self._visible = {}
-        self._passes = []
         self._seed = seed & 0xFFFFFFFF
         self._rr = 0
         self.reads_per_s = reads_per_s
@@ -44,7 +42,6 @@ class VirtualM100:
         self.round_ms = round_ms
         self.rssi_jitter = rssi_jitter
         self.info = list(info)
-        self.max_pending = max_pending
         self.max_power_centi_dbm = max_power_centi_dbm
         self.region = mf.REGION_CN900
         self.power_centi_dbm = 2000
@@ -52,7 +49,6 @@ class VirtualM100:
         self.rounds_left = 0
         self.commands = []  # (cmd, params) of every well-formed command received
         self._wrong_type = 0
-        self.overflow_bytes = 0
         self.tags_sent = 0
         self.rounds_run = 0
         self.empty_rounds = 0
@@ -62,26 +58,9 @@ class VirtualM100:
         self._round_start = 0
 
     # scenario --------------------------------------------------------------
-    def set_visible(self, epc, antenna=1, rssi=-55):
-        self._visible[bytes(epc)] = (antenna, rssi)
-
-    def clear_visible(self, epc=None):
-        if epc is None:
-            self._visible.clear()
-        else:
-            self._visible.pop(bytes(epc), None)
-
-    def add_pass(self, t_start_ms, t_end_ms, epc, antenna=1, rssi=-55):
-        """Tag in the field on `antenna` for t_start_ms <= t < t_end_ms."""
-        self._passes.append((t_start_ms, t_end_ms, bytes(epc), antenna, rssi))
-
     def visible_at(self, t_ms):
         """Sorted [(epc, rssi)] this module's antenna can read at virtual time t_ms."""
-        seen = dict((e, r) for e, (a, r) in self._visible.items() if a == self.antenna)
-        for t0, t1, e, a, r in self._passes:
-            if t0 <= t_ms < t1 and a == self.antenna:
-                seen[e] = r
-        return sorted(seen.items())
+        return sorted((e, r) for (e, a), r in self.in_field(t_ms).items() if a == self.antenna)
 
     # faults ----------------------------------------------------------------
     def inject_garbage(self, data=b"\x00\x13\x37\xbb\x7e\x42"):
@@ -123,28 +102,7 @@ class VirtualM100:
         """Frames written that failed their checks or were not commands (Type 00)."""
         return self._parser.crc_errors + self._wrong_type
 
-    def read(self, n=-1):
-        self._advance(self._clock())
-        if not self._out:
-            return None
-        if n is None or n < 0:
-            n = len(self._out)
-        chunk = bytes(self._out[:n])
-        del self._out[:n]
-        return chunk
-
-    def any(self):
-        self._advance(self._clock())
-        return len(self._out)
-
     # module behaviour ------------------------------------------------------
-    def _emit(self, data):
-        room = self.max_pending - len(self._out)
-        if len(data) > room:
-            self.overflow_bytes += len(data) - max(room, 0)
-            data = data[:max(room, 0)]
-        self._out.extend(data)
-
     def _ok(self, cmd):
         self._emit(mf.build_response(cmd, b"\x00"))
 

@@ -12,6 +12,7 @@ It must never be imported by firmware, read the wall clock, or use randomness th
 not seeded: the same scenario and clock always give the same bytes.
 """
 from onecode import mercury_frame as mf
+from onecode_cli.sim.virtual_field import VirtualField
 
 # 20 bytes: bootloader, hardware, firmware date, firmware version, protocols (Gen2).
 DEFAULT_VERSION = bytes.fromhex("14120800" "30000002" "20220118" "010b0300" "00000010")
@@ -27,7 +28,7 @@ _HOP_BASE_KHZ = {mf.REGION_EU: (865700, 600, 4), mf.REGION_IN: (865100, 600, 4),
 _NA_HOPS = (902750, 500, 50)
 
 
-class VirtualM6e:
+class VirtualM6e(VirtualField):
     """Virtual module. `reads_per_s` is shared by all tags visible on the configured
     antennas, round robin; a keep-alive (status 0x0400) goes out every
     `keepalive_ms` while streaming. Output waiting to be read is capped at
@@ -38,18 +39,14 @@ class VirtualM6e:
                  seed=1, rssi_jitter=0, max_pending=65536):
         if keepalive_ms <= 0:
             raise ValueError("keepalive_ms must be positive")
-        self._clock = clock
+        VirtualField.__init__(self, clock, max_pending)
         self._parser = mf.FrameParser(responses=False)
-        self._out = bytearray()
-        self._visible = {}
-        self._passes = []
         self._seed = seed & 0xFFFFFFFF
         self._rr = 0
         self.reads_per_s = reads_per_s
         self.keepalive_ms = keepalive_ms
         self.version = version
         self.rssi_jitter = rssi_jitter
-        self.max_pending = max_pending
         self.region = mf.REGION_NA2
         self.power_centi_dbm = 2000
         self.protocol = None
@@ -58,7 +55,6 @@ class VirtualM6e:
         self.streaming = False
         self.commands = []  # (opcode, data) of every well-formed command received
         self.bad_commands = 0
-        self.overflow_bytes = 0
         self.tags_sent = 0
         self.skipped_slots = 0
         self._start_ms = 0
@@ -66,26 +62,9 @@ class VirtualM6e:
         self._next_keepalive = 0
 
     # scenario --------------------------------------------------------------
-    def set_visible(self, epc, antenna=1, rssi=-55):
-        self._visible[bytes(epc)] = (antenna, rssi)
-
-    def clear_visible(self, epc=None):
-        if epc is None:
-            self._visible.clear()
-        else:
-            self._visible.pop(bytes(epc), None)
-
-    def add_pass(self, t_start_ms, t_end_ms, epc, antenna=1, rssi=-55):
-        """Tag in the field on `antenna` for t_start_ms <= t < t_end_ms."""
-        self._passes.append((t_start_ms, t_end_ms, bytes(epc), antenna, rssi))
-
     def visible_at(self, t_ms):
         """Sorted [(epc, antenna, rssi)] the module can read at virtual time t_ms."""
-        seen = dict(((e, a), r) for e, (a, r) in self._visible.items())
-        for t0, t1, e, a, r in self._passes:
-            if t0 <= t_ms < t1:
-                seen[(e, a)] = r
-        return sorted((e, a, r) for (e, a), r in seen.items() if a in self.antennas)
+        return sorted((e, a, r) for (e, a), r in self.in_field(t_ms).items() if a in self.antennas)
 
     # faults ----------------------------------------------------------------
     def inject_garbage(self, data=b"\x00\x13\x37\xfe\x42"):
@@ -113,28 +92,7 @@ class VirtualM6e:
         self.bad_commands = self._parser.crc_errors
         return len(data)
 
-    def read(self, n=-1):
-        self._advance(self._clock())
-        if not self._out:
-            return None
-        if n is None or n < 0:
-            n = len(self._out)
-        chunk = bytes(self._out[:n])
-        del self._out[:n]
-        return chunk
-
-    def any(self):
-        self._advance(self._clock())
-        return len(self._out)
-
     # module behaviour ------------------------------------------------------
-    def _emit(self, data):
-        room = self.max_pending - len(self._out)
-        if len(data) > room:
-            self.overflow_bytes += len(data) - max(room, 0)
-            data = data[:max(room, 0)]
-        self._out.extend(data)
-
     def _reply(self, opcode, status=mf.STATUS_OK, data=b""):
         self._emit(mf.build_response(opcode, status, data))
 
