@@ -3,6 +3,7 @@
 Imported as `fwtest` (the test's own folder is on sys.path under pytest and under
 the VM runner). Holds no tests itself.
 """
+import binascii
 import unittest
 
 
@@ -15,3 +16,43 @@ class TestCase(unittest.TestCase):
             self.assertIn(fragment, str(e))
             return
         self.fail("no ValueError (%r) from %r" % (fragment, args))
+
+
+def h(text):
+    """'FF 00 03' -> b'\\xff\\x00\\x03' (spaces ignored)."""
+    return binascii.unhexlify(text.replace(" ", ""))
+
+
+class FakeUart:
+    """Non-blocking UART double shared by the driver tests: records every write, and
+    `read(n)` hands out queued bytes (None when there are none, like machine.UART).
+    Subclasses answer commands by overriding `answer(frame)` -> bytes or None."""
+
+    def __init__(self):
+        self.writes = []
+        self.rx = bytearray()
+
+    def answer(self, frame):
+        return None
+
+    def write(self, data):
+        self.writes.append(bytes(data))
+        reply = self.answer(data)
+        if reply:
+            self.rx.extend(reply)
+        return len(data)
+
+    def read(self, n=-1):
+        if not self.rx:
+            return None
+        if n is None or n < 0:
+            n = len(self.rx)
+        chunk = bytes(self.rx[:n])
+        self.rx = self.rx[n:]
+        return chunk
+
+    def inject(self, data):
+        self.rx.extend(data)
+
+    def written(self):
+        return b"".join(self.writes)

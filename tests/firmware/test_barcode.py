@@ -2,35 +2,13 @@
 
 unittest subset only: this file also runs under the MicroPython VM.
 """
-import binascii
 
-from fwtest import TestCase
+from fwtest import TestCase, FakeUart, h
 from onecode import barcode
 from onecode.barcode import Gm65, LineAssembler, decode_scan
 
 GS1_DM = b"]d2010950600013435210ABC123\x1d2112345"
 PAIRS = [("01", "09506000134352"), ("10", "ABC123"), ("21", "12345")]
-
-
-def h(text):
-    return binascii.unhexlify(text.replace(" ", ""))
-
-
-class FakeUart:
-    def __init__(self):
-        self.writes = []
-        self.rx = bytearray()
-
-    def write(self, data):
-        self.writes.append(bytes(data))
-        return len(data)
-
-    def read(self, n):
-        if not self.rx:
-            return None
-        chunk = bytes(self.rx[:n])
-        self.rx = self.rx[n:]
-        return chunk
 
 
 class Commands(TestCase):

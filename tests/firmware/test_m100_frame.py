@@ -2,16 +2,11 @@
 
 unittest subset only: this file also runs under the MicroPython VM.
 """
-import binascii
 
-from fwtest import TestCase
+from fwtest import TestCase, h
 
 from onecode import m100_frame as mf
 from onecode.mercury_frame import gen2_crc16
-
-
-def h(text):
-    return binascii.unhexlify(text.replace(" ", ""))
 
 
 class Lcg:

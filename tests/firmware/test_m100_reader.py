@@ -2,59 +2,36 @@
 
 unittest subset only: this file also runs under the MicroPython VM.
 """
-import binascii
 
-from fwtest import TestCase
+import fwtest
+from fwtest import TestCase, h
 
 from onecode import m100_frame as mf
 from onecode.m100_reader import M100Reader
 
 
-def h(text):
-    return binascii.unhexlify(text.replace(" ", ""))
-
-
-class FakeUart:
-    """Non-blocking UART double: records writes; `read` hands out queued bytes. With
-    `auto_ack` every setting command is answered the way the M100 does (0x00 success;
-    `ack_error` makes it an error frame instead); multiple polling gets no answer."""
+class FakeUart(fwtest.FakeUart):
+    """With `auto_ack` every setting command is answered the way the M100 does (0x00
+    success; `ack_error` makes it an error frame instead); multiple polling gets no answer."""
 
     def __init__(self, auto_ack=False, ack_error=None):
-        self.writes = []
-        self.rx = bytearray()
+        fwtest.FakeUart.__init__(self)
         self.auto_ack = auto_ack
         self.ack_error = ack_error
 
-    def write(self, data):
-        self.writes.append(bytes(data))
+    def answer(self, data):
         cmd = data[2]
-        if self.auto_ack and cmd != mf.CMD_MULTI_POLL:
-            if self.ack_error is not None:
-                self.rx.extend(mf.build_error(self.ack_error))
-            elif cmd == mf.CMD_INFO:
-                self.rx.extend(mf.build_response(cmd, bytes(data[5:6]) + b"info%d" % data[5]))
-            elif cmd == mf.CMD_GET_POWER:
-                self.rx.extend(mf.build_response(cmd, h("0A28")))
-            elif cmd == mf.CMD_GET_REGION:
-                self.rx.extend(mf.build_response(cmd, b"\x03"))
-            else:
-                self.rx.extend(mf.build_response(cmd, b"\x00"))
-        return len(data)
-
-    def read(self, n=-1):
-        if not self.rx:
+        if not self.auto_ack or cmd == mf.CMD_MULTI_POLL:
             return None
-        if n < 0:
-            n = len(self.rx)
-        chunk = bytes(self.rx[:n])
-        self.rx = self.rx[n:]
-        return chunk
-
-    def inject(self, data):
-        self.rx.extend(data)
-
-    def written(self):
-        return b"".join(self.writes)
+        if self.ack_error is not None:
+            return mf.build_error(self.ack_error)
+        if cmd == mf.CMD_INFO:
+            return mf.build_response(cmd, bytes(data[5:6]) + b"info%d" % data[5])
+        if cmd == mf.CMD_GET_POWER:
+            return mf.build_response(cmd, h("0A28"))
+        if cmd == mf.CMD_GET_REGION:
+            return mf.build_response(cmd, b"\x03")
+        return mf.build_response(cmd, b"\x00")
 
 
 EPC1 = h("3074257BF7194E4000001A85")

@@ -2,14 +2,10 @@
 
 unittest subset only: this file also runs under the MicroPython VM.
 """
-import binascii
 import unittest
 
+from fwtest import h
 from onecode import mercury_frame as mf
-
-
-def h(text):
-    return binascii.unhexlify(text.replace(" ", ""))
 
 
 class Lcg:

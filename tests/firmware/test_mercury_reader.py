@@ -2,47 +2,24 @@
 
 unittest subset only: this file also runs under the MicroPython VM.
 """
-import binascii
 import unittest
 
+import fwtest
+from fwtest import h
 from onecode import mercury_frame as mf
 from onecode.mercury_reader import MercuryReader
 
 
-def h(text):
-    return binascii.unhexlify(text.replace(" ", ""))
-
-
-class FakeUart:
-    """Non-blocking UART double: records writes; `read` hands out queued bytes.
-    With `auto_ack` every command frame is answered with status `ack_status`."""
+class FakeUart(fwtest.FakeUart):
+    """With `auto_ack` every command frame is answered with status `ack_status`."""
 
     def __init__(self, auto_ack=False, ack_status=0):
-        self.writes = []
-        self.rx = bytearray()
+        fwtest.FakeUart.__init__(self)
         self.auto_ack = auto_ack
         self.ack_status = ack_status
 
-    def write(self, data):
-        self.writes.append(bytes(data))
-        if self.auto_ack:
-            self.rx.extend(mf.build_response(data[2], self.ack_status))
-        return len(data)
-
-    def read(self, n=-1):
-        if not self.rx:
-            return None
-        if n < 0:
-            n = len(self.rx)
-        chunk = bytes(self.rx[:n])
-        self.rx = self.rx[n:]
-        return chunk
-
-    def inject(self, data):
-        self.rx.extend(data)
-
-    def written(self):
-        return b"".join(self.writes)
+    def answer(self, frame):
+        return mf.build_response(frame[2], self.ack_status) if self.auto_ack else None
 
 
 EPC1 = h("3074257BF7194E4000001A85")

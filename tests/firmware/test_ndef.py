@@ -2,17 +2,12 @@
 
 unittest subset only: this file also runs under the MicroPython VM.
 """
-import binascii
 
-from fwtest import TestCase
+from fwtest import TestCase, h
 from onecode import ndef
 
 SUN_URL = ("https://example.com/01/09506000134352/21/1"
            "?picc_data=EF963FF7828658A599F3041510671E88&cmac=94EED9EE65337086")
-
-
-def h(text):
-    return binascii.unhexlify(text.replace(" ", ""))
 
 
 # One short-record URI message: "https://" (code 04) + "example.com/".

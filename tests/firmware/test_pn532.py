@@ -3,16 +3,11 @@ faults, UART wake-up and the I2C ready byte.
 
 unittest subset only: this file also runs under the MicroPython VM.
 """
-import binascii
 
-from fwtest import TestCase
+from fwtest import TestCase, h
 from onecode import ndef
 from onecode import pn532_frame as pf
 from onecode.pn532 import PN532
-
-
-def h(text):
-    return binascii.unhexlify(text.replace(" ", ""))
 
 
 UID = h("04 DE 5F 1E AC C0 40")

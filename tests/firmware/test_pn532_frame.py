@@ -3,14 +3,9 @@ and the response decoders.
 
 unittest subset only: this file also runs under the MicroPython VM.
 """
-import binascii
 
-from fwtest import TestCase
+from fwtest import TestCase, h
 from onecode import pn532_frame as pf
-
-
-def h(text):
-    return binascii.unhexlify(text.replace(" ", ""))
 
 
 GET_FIRMWARE_VERSION = h("00 00 FF 02 FE D4 02 2A 00")
