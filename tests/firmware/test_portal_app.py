@@ -120,6 +120,12 @@ class PortalAppTest(unittest.TestCase):
         self.run_until(app, 3000, 3100)
         self.assertEqual(len(link.out), 1)
 
+    def test_an_idle_door_writes_nothing_to_flash(self):
+        app, reader, link, j = self.app(0)
+        before = (j.writes, j.flushes)
+        self.run_until(app, 0, 5000)
+        self.assertEqual((j.writes, j.flushes), before)
+
     def test_garbage_ack_is_counted_not_fatal(self):
         app, reader, link, j = self.app(1)
         link.inbox.append(("onecode/s1/dev/door-1/ack", b"\xff\xfe"))

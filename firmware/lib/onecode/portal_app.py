@@ -69,6 +69,7 @@ class PortalApp:
         self._held = []  # records of a finished pass the journal had no room for yet
         self.bad_acks = 0
         self.flash_errors = 0
+        self._flush_due = False  # journal has records or an ack to write
 
     def start(self):
         s = self.settings
@@ -87,18 +88,26 @@ class PortalApp:
             if rec is not None:
                 self._held = split_pass(rec, self.settings["part_tags"])
         try:
+            # append may write on its own when the journal's RAM buffer is full
             while self._held and self.uplink.add(self._held[0], flush=False):
                 self._held.pop(0)
-            self.uplink.journal.flush()  # one flash write for all parts of a pass (none if idle)
+                self._flush_due = True
         except OSError:
-            # flash write failed: the journal keeps the records in RAM and retries next step
             self.flash_errors += 1
         for topic, payload in self.link.poll():
             if topic == self.uplink.ack_topic:
                 try:
-                    self.uplink.on_ack(cbor.loads(payload))
+                    if self.uplink.on_ack(cbor.loads(payload)):
+                        self._flush_due = True  # save the ack point, trim segments
                 except ValueError:
                     self.bad_acks += 1
+        if self._flush_due:
+            try:
+                self.uplink.journal.flush()  # one flash write for all parts of a pass and the ack
+                self._flush_due = False
+            except OSError:
+                # flash write failed: the journal keeps the records in RAM; retry next step
+                self.flash_errors += 1
         if self.link.connected:
             out = self.uplink.poll(now_ms)
             if out is not None:
