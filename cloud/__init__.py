@@ -10,6 +10,7 @@ import os
 from flask import Flask
 
 from cloud.db import DEFAULT_URL, Database
+from cloud.filestore import DEFAULT_FILES_DIR
 
 
 def create_app(config=None):
@@ -20,6 +21,8 @@ def create_app(config=None):
         DEFAULT_LANG=os.environ.get("ONECODE_DEFAULT_LANG", "zh"),
         NFC_MASTER_KEY=os.environ.get("ONECODE_NFC_MASTER_KEY", ""),  # hex; never commit a real one
         NFC_ALLOW_TEST_KEYS=False,
+        API_TOKEN=os.environ.get("ONECODE_API_TOKEN", ""),  # operator/integration APIs (trace)
+        FILES_DIR=os.environ.get("ONECODE_FILES_DIR", DEFAULT_FILES_DIR),  # QC reports, certificates, images
     )
     # a JSON file of the same keys, for deployments that prefer files to variables
     if os.environ.get("ONECODE_CLOUD_CONFIG"):
@@ -27,6 +30,7 @@ def create_app(config=None):
     if config:
         app.config.update(config)
     Database(app.config["DATABASE_URL"]).init_app(app)
+    from cloud import master  # noqa: F401 - its tables complete the metadata the app maps
 
     from cloud import i18n
     i18n.init_app(app)
@@ -36,6 +40,9 @@ def create_app(config=None):
 
     from cloud.epcis_api import bp as epcis_bp
     app.register_blueprint(epcis_bp)
+
+    from cloud.trace_api import bp as trace_bp
+    app.register_blueprint(trace_bp)
 
     from cloud import cli
     cli.init_app(app)

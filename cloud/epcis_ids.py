@@ -5,6 +5,7 @@ The key of a GS1 identifier is its Digital Link path (`/01/{gtin}/21/{serial}`,
 `/00/{sscc}`, ...); anything else keys as itself. Pure functions: must never touch
 the database.
 """
+import functools
 import urllib.parse
 
 from onecode import epc as epc_codec
@@ -23,6 +24,7 @@ def dl_path_of_uri(uri):
     return None
 
 
+@functools.lru_cache(maxsize=65536)  # the store keys each identifier twice (index, state)
 def epc_key(value):
     """Key of an instance identifier (epcList, childEPCs, parentID, inputs, outputs)."""
     if value.startswith("urn:epc:id:"):

@@ -8,7 +8,7 @@ query or the consumer page finds an item however it was captured.
 """
 import datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -71,12 +71,22 @@ class IngestBatch(Base):
 
 
 class Product(Base):
+    """A trade item (GTIN-14). The rest of the master data is in cloud.master."""
     __tablename__ = "product"
     gtin: Mapped[str] = mapped_column(String(14), primary_key=True)
     name_en: Mapped[str] = mapped_column(String(200))
     name_zh: Mapped[str] = mapped_column(String(200))
     description_en: Mapped[str | None] = mapped_column(Text)
     description_zh: Mapped[str | None] = mapped_column(Text)
+    # the brand owner; by default the company whose prefix the GTIN starts with. Its
+    # foreign key to company.id is declared in cloud.master, next to that table, so
+    # this module stays usable on its own.
+    company_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    brand_story_en: Mapped[str | None] = mapped_column(Text)
+    brand_story_zh: Mapped[str | None] = mapped_column(Text)
+    # in display order: [{"url": "https://..."} or {"file": storage path below FILES_DIR,
+    # "sha256": ...}, each with optional "alt_zh", "alt_en"] (cloud.masterdata writes it)
+    images: Mapped[list | None] = mapped_column(JsonDoc)
 
 
 class NfcTag(Base):
@@ -107,3 +117,59 @@ class CaptureJob(Base):
 
 
 Index("event_epc_key_event", EventEpc.key, EventEpc.role, EventEpc.event_pk)
+
+
+class EpcState(Base):
+    """Derived current state of one instance identifier (cloud.state keeps it): where it
+    was last seen, its disposition, its current parent, its lot. Each group of fields
+    carries the event time that set it, so events arriving out of order (a gateway
+    back online after days) never overwrite newer facts with older ones."""
+    __tablename__ = "epc_state"
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)  # canonical (cloud.epcis_ids)
+    epc: Mapped[str] = mapped_column(String(300))  # as last captured
+    first_time: Mapped[datetime.datetime] = mapped_column(DateTime)
+    last_time: Mapped[datetime.datetime] = mapped_column(DateTime)
+    last_event: Mapped[int] = mapped_column(Integer)  # epcis_event.id
+    last_biz_step: Mapped[str | None] = mapped_column(String(100))
+    # where: the latest event with a readPoint or bizLocation (no bizLocation = in transit)
+    read_point: Mapped[str | None] = mapped_column(String(200))
+    biz_location: Mapped[str | None] = mapped_column(String(200), index=True)
+    where_time: Mapped[datetime.datetime | None] = mapped_column(DateTime)
+    disposition: Mapped[str | None] = mapped_column(String(100), index=True)
+    disposition_time: Mapped[datetime.datetime | None] = mapped_column(DateTime)
+    parent_key: Mapped[str | None] = mapped_column(String(300), index=True)
+    parent_time: Mapped[datetime.datetime | None] = mapped_column(DateTime)
+    # as a parent: when it was last emptied (AggregationEvent DELETE without childEPCs)
+    emptied_time: Mapped[datetime.datetime | None] = mapped_column(DateTime)
+    # lot (/01/{gtin}/10/{lot}) from the commissioning event's ILMD
+    lot_key: Mapped[str | None] = mapped_column(String(300))
+    # a forward trace groups a lot's items by where they are without reading the table
+    __table_args__ = (Index("epc_state_lot_cover", "lot_key", "parent_key", "where_time", "biz_location",
+                            "read_point", "disposition", "key", sqlite_where=text("lot_key IS NOT NULL"),
+                            postgresql_where=text("lot_key IS NOT NULL")),)
+
+
+class EpcContainment(Base):
+    """Every (parent, child) pair an AggregationEvent ADD or OBSERVE ever named: the
+    containers an item was ever in (the current parent is in epc_state)."""
+    __tablename__ = "epc_containment"
+    parent_key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    child_key: Mapped[str] = mapped_column(String(300), primary_key=True, index=True)
+
+
+class LotContainer(Base):
+    """Every container that ever held an item of a lot: a forward trace of a lot finds
+    its cases by one index range scan instead of one lookup per item."""
+    __tablename__ = "lot_container"
+    lot_key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    parent_key: Mapped[str] = mapped_column(String(300), primary_key=True)
+
+
+class EventBizTx(Base):
+    """Business transactions (purchase order, despatch advice, ...) an event names, so a
+    trace finds the orders and shipments an item reached."""
+    __tablename__ = "event_biz_tx"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_pk: Mapped[int] = mapped_column(ForeignKey("epcis_event.id", ondelete="CASCADE"), index=True)
+    type: Mapped[str | None] = mapped_column(String(100))
+    value: Mapped[str] = mapped_column(String(300), index=True)

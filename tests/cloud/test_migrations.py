@@ -2,6 +2,7 @@
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
+from cloud import master  # noqa: F401 - the master-data tables are part of the schema
 from cloud.db import get_db
 from cloud.models import Base
 
@@ -10,3 +11,4 @@ def test_models_and_migrations_agree(app):
     with get_db(app).engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diff == []
+    assert {"company", "item", "batch", "shipment", "location"} <= set(Base.metadata.tables)

@@ -74,7 +74,9 @@ def test_unknown_and_malformed_codes(client):
 def test_migrate_command(runner, database_url):
     result = runner.invoke(args=["migrate"])
     assert result.exit_code == 0, result.output
-    assert "revision 0001" in result.output
+    from cloud.migrate import head
+    assert head() != "0001"  # the test would pass vacuously on a single migration
+    assert "revision %s" % head() in result.output
 
 
 def test_demo_products_are_seeded_idempotently_and_named_on_the_page(app, client):

@@ -9,7 +9,7 @@ ONECODE = [sys.executable, "-m", "onecode_cli"]
 
 
 @pytest.mark.parametrize("args", [
-    [], ["demo"], ["broker"], ["cloud"], ["cloud", "migrate"], ["cloud", "serve"], ["cloud", "ingest"], ["cloud", "seed-demo"],
+    [], ["demo"], ["broker"], ["cloud"], ["cloud", "migrate"], ["cloud", "serve"], ["cloud", "ingest"], ["cloud", "seed-demo"], ["cloud", "load-master"],
     ["gateway"], ["gateway", "run"], ["sim"], ["sim", "portal"], ["mpy"], ["mpy", "run"], ["mpy", "test"],
     ["epc"], ["epc", "decode"], ["epc", "encode"], ["gs1"], ["gs1", "parse"], ["gs1", "link"],
 ])

@@ -1,4 +1,5 @@
-"""`onecode cloud migrate|serve|ingest`: the cloud service's parts, one at a time.
+"""`onecode cloud migrate|seed-demo|load-master|serve|ingest`: the cloud service's
+parts, one at a time.
 
 Configuration: flags, else environment (DATABASE_URL, ONECODE_CLOUD_BROKER), else the
 defaults in cloud/__init__.py. Must never hold cloud logic.
@@ -23,6 +24,14 @@ def register(sub):
     d = csub.add_parser("seed-demo", help="add the demo site's products (idempotent) / 写入演示商品数据")
     db_flag(d)
     d.set_defaults(func=_seed_demo)
+
+    lm = csub.add_parser("load-master", help="load a master-data JSON file (idempotent) / 载入主数据文件")
+    db_flag(lm)
+    lm.add_argument("file", metavar="FILE", help="JSON: companies, products, locations, suppliers, raw_lots, "
+                    "batches, items, orders, shipments, gateways, devices (docs/data-model.md)")
+    lm.add_argument("--files-dir", help="where batch documents are stored (env ONECODE_FILES_DIR; "
+                    "default var/cloud/files)")
+    lm.set_defaults(func=_load_master)
 
     s = csub.add_parser("serve", help="serve pages and APIs / 运行网页与接口服务")
     db_flag(s)
@@ -89,6 +98,17 @@ def _seed_demo(args):
     n = seed(get_db(app).Session)
     print("demo data: %d products written to %s" % (n, app.config["DATABASE_URL"]))
     return 0
+
+
+def _load_master(args):
+    from cloud.cli import load_master_report
+    try:
+        app = _app(args)
+    except BadDatabaseUrl as exc:
+        return _report(exc)
+    if args.files_dir:
+        app.config["FILES_DIR"] = args.files_dir
+    return load_master_report(app, args.file)
 
 
 def _serve(args):

@@ -1,0 +1,533 @@
+"""Trace queries: backward (an item -> its batch -> the raw-material lots and suppliers
+that went into it) and forward (a lot -> every item, case, pallet, shipment and order
+it reached, and where each is now), through aggregation and transformation events
+and the master data.
+
+Set-based: a forward trace of a lot runs a fixed number of statements whatever the
+number of items (the lot's items are a subquery, never a Python list sent back to
+the database). Read-only: must never write, and never build SQL from strings.
+"""
+import urllib.parse
+
+from sqlalchemy import and_, func, or_, select
+
+from cloud.epcis_ids import class_key, dl_path_of_uri, epc_key
+from cloud.master import Batch, Item, Location, RawLot, SalesOrder, Shipment, ShipmentUnit, Supplier
+from cloud.models import EpcContainment, EpcState, Event, EventBizTx, EventEpc, LotContainer, Product
+
+MAX_DEPTH = 8  # transformation and containment levels followed
+CHUNK = 900  # identifiers per IN list (SQLite allows 32766 variables; keep statements small)
+
+
+class TraceProblem(ValueError):
+    """The identifier asked for cannot be traced (HTTP 400 / CLI error)."""
+
+
+def resolve(text):
+    """Anything a user may paste -> canonical key: an EPC URN, an LGTIN class URN, a
+    GS1 Digital Link URI or path (`/01/{gtin}/21/{serial}`, `/01/{gtin}/10/{lot}`,
+    `/00/{sscc}`)."""
+    text = (text or "").strip()
+    if not text:
+        raise TraceProblem("no identifier given")
+    if text.startswith("urn:epc:class:") or text.startswith("urn:epc:idpat:"):
+        key = class_key(text)
+    elif text.startswith("urn:"):
+        key = epc_key(text)
+    elif text.startswith(("http://", "https://")):
+        key = dl_path_of_uri(text)
+    elif text.startswith("/"):
+        key = dl_path_of_uri("https://x" + text.split("?")[0])
+    else:
+        key = None
+    if not key or not key.startswith("/") or key == text and text.startswith("urn:"):
+        raise TraceProblem("%r is not an EPC URN or a GS1 Digital Link" % text)
+    return key
+
+
+def lot_key(gtin, lot):
+    return "/01/%s/10/%s" % (gtin, urllib.parse.quote(lot, safe=""))
+
+
+def split_lot_key(key):
+    """'/01/{gtin}/10/{lot}' -> (gtin, lot), else None."""
+    parts = key.split("/")
+    if len(parts) == 5 and parts[1] == "01" and parts[3] == "10":
+        return parts[2], urllib.parse.unquote(parts[4])
+    return None
+
+
+def is_lot(key):
+    return split_lot_key(key) is not None
+
+
+def _chunks(seq):
+    seq = list(seq)
+    for i in range(0, len(seq), CHUNK):
+        yield seq[i:i + CHUNK]
+
+
+def _kind(key):
+    if key.startswith("/00/"):
+        return "pallet"  # SSCC: a logistic unit
+    if is_lot(key):
+        return "lot"
+    return "item"
+
+
+# --- transformation graph ---------------------------------------------------------
+
+def _transform_neighbours(s, keys, from_roles, to_roles):
+    """Identifiers on the other side of the TransformationEvents that name `keys` in
+    `from_roles`: [(key, role)]."""
+    out = set()
+    a, b = EventEpc.__table__.alias("a"), EventEpc.__table__.alias("b")
+    for chunk in _chunks(keys):
+        q = (select(b.c.key, b.c.role).join(a, a.c.event_pk == b.c.event_pk)
+             .where(a.c.key.in_(chunk), a.c.role.in_(from_roles), b.c.role.in_(to_roles)))
+        out.update(s.execute(q).all())
+    return out
+
+
+def _batch_lots_using(s, raw_keys):
+    """Lot keys of the batches made from these raw-material lots (master data)."""
+    out = set()
+    for key in raw_keys:
+        gl = split_lot_key(key)
+        if gl is None:
+            continue
+        q = (select(Batch.gtin, Batch.lot).join(Batch.raw_lots)
+             .where(RawLot.gtin == gl[0], RawLot.lot == gl[1]))
+        out.update(lot_key(g, lot) for g, lot in s.execute(q).all())
+    return out
+
+
+def _raw_lots_of_batch(s, key):
+    gl = split_lot_key(key)
+    if gl is None:
+        return []
+    batch = s.scalar(select(Batch).where(Batch.gtin == gl[0], Batch.lot == gl[1]))
+    return list(batch.raw_lots) if batch else []
+
+
+# --- containment --------------------------------------------------------------------
+
+def _parents_ever(s, child_keys=None, child_subquery=None):
+    """Every parent the children were aggregated into (any time), as a set of keys."""
+    c, p = EventEpc.__table__.alias("c"), EventEpc.__table__.alias("p")
+    base = (select(p.c.key).distinct().join(c, and_(c.c.event_pk == p.c.event_pk, c.c.role == "child"))
+            .where(p.c.role == "parent"))
+    out = set()
+    if child_subquery is not None:
+        out.update(s.scalars(base.where(c.c.key.in_(child_subquery))))
+    for chunk in _chunks(child_keys or ()):
+        out.update(s.scalars(base.where(c.c.key.in_(chunk))))
+    return out
+
+
+STATE_COLS = (EpcState.key, EpcState.biz_location, EpcState.read_point, EpcState.where_time,
+              EpcState.disposition, EpcState.parent_key, EpcState.last_biz_step, EpcState.last_time)
+
+
+def _states(s, keys=None, where=None):
+    out = {}
+    if where is not None:
+        for row in s.execute(select(*STATE_COLS).where(where)):
+            out[row[0]] = row
+    for chunk in _chunks(keys or ()):
+        for row in s.execute(select(*STATE_COLS).where(EpcState.key.in_(chunk))):
+            out[row[0]] = row
+    return out
+
+
+def where_now(key, states):
+    """(biz_location, read_point, top container) of `key`: its own last sighting or its
+    current ancestors', whichever is newest (a case moves with its pallet)."""
+    best, top, seen = states.get(key), key, {key}
+    row = best
+    while row is not None and row[5] and row[5] not in seen:
+        seen.add(row[5])
+        top = row[5]
+        row = states.get(row[5])
+        if row is not None and row[3] is not None and (best is None or best[3] is None or row[3] > best[3]):
+            best = row
+    if best is None:
+        return None, None, top if top != key else None
+    return best[1], best[2], top if top != key else None
+
+
+# --- shipments ----------------------------------------------------------------------
+
+def _shipments_of(s, keys=None, key_subqueries=()):
+    """{unit key: shipment row} for units shipped under master-data shipments."""
+    q = (select(ShipmentUnit.key, Shipment.number, Shipment.status, Shipment.carrier, Shipment.shipped,
+                Shipment.delivered, SalesOrder.number, SalesOrder.customer_name, SalesOrder.customer_region)
+         .join(Shipment, Shipment.id == ShipmentUnit.shipment_id)
+         .join(SalesOrder, SalesOrder.id == Shipment.order_id))
+    out = {}
+    for sub in key_subqueries:
+        for row in s.execute(q.where(ShipmentUnit.key.in_(sub))):
+            out[row[0]] = row
+    for chunk in _chunks(keys or ()):
+        for row in s.execute(q.where(ShipmentUnit.key.in_(chunk))):
+            out[row[0]] = row
+    return out
+
+
+def _shipment_json(row):
+    return {"shipment": row[1], "status": row[2], "carrier": row[3], "shipped": _iso(row[4]),
+            "delivered": _iso(row[5]), "order": row[6], "customer": row[7], "customer_region": row[8]}
+
+
+def _transactions_of(s, keys):
+    out = set()
+    for chunk in _chunks(keys):
+        q = (select(EventBizTx.type, EventBizTx.value).distinct()
+             .join(EventEpc, EventEpc.event_pk == EventBizTx.event_pk).where(EventEpc.key.in_(chunk)))
+        out.update(s.execute(q).all())
+    return [{"type": t, "value": v} for t, v in sorted(out, key=lambda x: (x[0] or "", x[1]))]
+
+
+def _iso(t):
+    return t.isoformat() + "Z" if t is not None else None
+
+
+def _locations(s, ids):
+    ids = [i for i in ids if i]
+    out = {}
+    for chunk in _chunks(ids):
+        for loc in s.scalars(select(Location).where(Location.sgln.in_(chunk))):
+            out[loc.sgln] = {"id": loc.sgln, "kind": loc.kind, "name_en": loc.name_en, "name_zh": loc.name_zh,
+                             "site": loc.site, "region": loc.region}
+    return out
+
+
+# --- forward ------------------------------------------------------------------------
+
+def _closure(s, start):
+    """Lots and instances reached from `start` through transformations (inputs ->
+    outputs) and batches made of raw-material lots (master data)."""
+    lots, instances = set(), set()
+    (lots if is_lot(start) else instances).add(start)
+    frontier = set(lots | instances)
+    for _ in range(MAX_DEPTH):
+        if not frontier:
+            break
+        found = _transform_neighbours(s, frontier, ("input", "input_class"), ("output", "output_class"))
+        new_lots = {k for k, role in found if role == "output_class"} | _batch_lots_using(s, frontier)
+        new_inst = {k for k, role in found if role == "output"}
+        frontier = (new_lots - lots) | (new_inst - instances)
+        lots |= new_lots
+        instances |= new_inst
+    return sorted(lots), sorted(k for k in instances if not is_lot(k))
+
+
+def _item_groups(s, lot_list):
+    """The lot's items grouped by (parent, own last sighting, disposition), each group
+    with its parent's and grandparent's state: one statement, read from the covering
+    index epc_state_lot_cover. Rows: (parent, where_time, biz_location, read_point,
+    disposition, n, p_where_time, p_biz_location, p_read_point, p_parent,
+    gp_where_time, gp_biz_location, gp_read_point, gp_parent)."""
+    st = EpcState.__table__
+    cols = (st.c.parent_key, st.c.where_time, st.c.biz_location, st.c.read_point, st.c.disposition)
+    g = (select(*cols, func.count().label("n"))
+         .where(st.c.lot_key.in_(lot_list), st.c.lot_key.is_not(None)).group_by(*cols).subquery())
+    p, gp = st.alias("p"), st.alias("gp")
+    q = (select(g.c.parent_key, g.c.where_time, g.c.biz_location, g.c.read_point, g.c.disposition, g.c.n,
+                p.c.where_time, p.c.biz_location, p.c.read_point, p.c.parent_key,
+                gp.c.where_time, gp.c.biz_location, gp.c.read_point, gp.c.parent_key)
+         .select_from(g.outerjoin(p, p.c.key == g.c.parent_key).outerjoin(gp, gp.c.key == p.c.parent_key)))
+    return s.execute(q).all()
+
+
+def _newest(*sightings):
+    """(where_time, biz_location, read_point) triples -> the newest one's place."""
+    best = None
+    for t, loc, rp in sightings:
+        if t is not None and (best is None or t > best[0]):
+            best = (t, loc, rp)
+    return (best[1], best[2]) if best else (None, None)
+
+
+def _containers(s, lot_list, extra_items):
+    """Every container the items were ever in, and theirs, level by level -> (keys,
+    subqueries selecting each level's keys, for statements that need them all: the
+    keys are never sent back to the database as a list)."""
+    ct, lc = EpcContainment.__table__, LotContainer.__table__
+    found, subs = set(), []
+    if lot_list:
+        sub = select(lc.c.parent_key).where(lc.c.lot_key.in_(lot_list)).distinct()
+        for _ in range(MAX_DEPTH):
+            level = set(s.scalars(sub)) - found
+            if not level:
+                break
+            found |= level
+            subs.append(sub)
+            sub = select(ct.c.parent_key).where(ct.c.child_key.in_(sub)).distinct()
+    level = set()
+    for chunk in _chunks(sorted(extra_items)):
+        level.update(s.scalars(select(ct.c.parent_key).distinct().where(ct.c.child_key.in_(chunk))))
+    for _ in range(MAX_DEPTH):
+        level -= found
+        if not level:
+            break
+        found |= level
+        nxt = set()
+        for chunk in _chunks(sorted(level)):
+            nxt.update(s.scalars(select(ct.c.parent_key).distinct().where(ct.c.child_key.in_(chunk))))
+        level = nxt
+    return found, subs
+
+
+def _container_kind(key):
+    return "pallet" if key.startswith("/00/") else "case"
+
+
+def forward(s, start, limit=None):
+    """Everything `start` (a lot, a raw-material lot, or an instance) reached and where
+    each item is now. Counts are complete; `limit` caps the items and containers
+    listed (None: all)."""
+    lot_list, instances = _closure(s, start)
+    st = EpcState.__table__
+    # items outside the lots' commissioning records: registered in a reached batch
+    # (master data) without an event naming the lot, or transformation outputs
+    extra = set(instances)
+    for key in lot_list:
+        gl = split_lot_key(key)
+        q = (select(Item.key).join(Batch, Batch.id == Item.batch_id).outerjoin(st, st.c.key == Item.key)
+             .where(Batch.gtin == gl[0], Batch.lot == gl[1],
+                    or_(st.c.lot_key.is_(None), st.c.lot_key.not_in(lot_list))))
+        extra.update(s.scalars(q))
+    lot_items = select(st.c.key).where(st.c.lot_key.in_(lot_list), st.c.lot_key.is_not(None))
+
+    containers, container_subs = _containers(s, lot_list, extra)
+    ships = _shipments_of(s, keys=sorted(extra), key_subqueries=container_subs + ([lot_items] if lot_list else []))
+
+    counts_loc, counts_disp = {}, {}
+    n_items = delivered = 0
+
+    def count(n, loc, rp, disp, chain):
+        nonlocal n_items, delivered
+        n_items += n
+        place = loc or ("in_transit" if rp else "unknown")
+        counts_loc[place] = counts_loc.get(place, 0) + n
+        counts_disp[disp or "unknown"] = counts_disp.get(disp or "unknown", 0) + n
+        ship = next((ships[k] for k in chain if k and k in ships), None)
+        if ship is not None and ship[5] is not None:
+            delivered += n
+
+    if lot_list:
+        deep = {}
+        for r in _item_groups(s, lot_list):
+            if r[13] is not None:  # three levels up or more: resolve those few in Python below
+                deep.setdefault(r[13], []).append(r)
+                continue
+            loc, rp = _newest((r[1], r[2], r[3]), (r[6], r[7], r[8]), (r[10], r[11], r[12]))
+            count(r[5], loc, rp, r[4], (r[0], r[9]))
+        if deep:
+            states = _ancestor_states(s, deep)
+            for top, rows in deep.items():
+                for r in rows:
+                    chain, sightings = [r[0], r[9], top], [(r[1], r[2], r[3]), (r[6], r[7], r[8]),
+                                                           (r[10], r[11], r[12])]
+                    key = top
+                    while key in states and len(chain) < MAX_DEPTH:
+                        row = states[key]
+                        sightings.append((row[3], row[1], row[2]))
+                        if not row[5] or row[5] in chain:
+                            break
+                        chain.append(row[5])
+                        key = row[5]
+                    loc, rp = _newest(*sightings)
+                    count(r[5], loc, rp, r[4], chain)
+    # individually shipped items of the lot are counted by their own shipment too
+    # extra items: few; resolved one by one
+    extra_states = _states(s, keys=extra)
+    chain_states = _states(s, keys={r[5] for r in extra_states.values() if r[5]})
+    chain_states.update(extra_states)
+    for key in sorted(extra):
+        row = extra_states.get(key)
+        loc, rp, _top = where_now(key, _with_ancestors(s, key, chain_states))
+        count(1, loc, rp, row[4] if row else None, _chain(key, chain_states))
+
+    # the items listed: in index order (by container), then the extras
+    listed = []
+    if limit is None or limit > 0:
+        q = (select(*STATE_COLS).where(st.c.lot_key.in_(lot_list), st.c.lot_key.is_not(None))
+             .order_by(st.c.lot_key, st.c.parent_key, st.c.where_time, st.c.biz_location, st.c.read_point,
+                       st.c.disposition, st.c.key))
+        rows = s.execute(q.limit(limit)).all() if lot_list else []
+        rows += [extra_states.get(k) or (k, None, None, None, None, None, None, None) for k in sorted(extra)]
+        rows = rows if limit is None else rows[:limit]
+        states = {r[0]: r for r in rows}
+        level = {r[5] for r in rows if r[5]}
+        for _ in range(MAX_DEPTH):  # their current ancestors, a level at a time
+            level -= set(states)
+            if not level:
+                break
+            fetched = _states(s, keys=level)
+            states.update(fetched)
+            level = {r[5] for r in fetched.values() if r[5]}
+        for r in rows:
+            loc, rp, top = where_now(r[0], states)
+            chain = _chain(r[0], states)
+            ship = next((ships[k] for k in chain if k in ships), None)
+            listed.append({"key": r[0], "location": loc, "read_point": rp, "disposition": r[4], "parent": r[5],
+                           "top": top, "last_seen": _iso(r[7]), "shipment": ship[1] if ship is not None else None})
+    cont_list = sorted(containers) if limit is None else sorted(containers)[:limit]
+    cstates = _states(s, keys=cont_list)
+    shipments = {}
+    for row in ships.values():
+        shipments.setdefault(row[1], _shipment_json(row))
+    pallets = sum(1 for k in containers if k.startswith("/00/"))
+    kinds = {"case": len(containers) - pallets, "pallet": pallets}
+    return {
+        "direction": "forward", "start": start, "lots": lot_list, "instances": instances,
+        "counts": {"items": n_items, "containers": len(containers), "containers_by_kind": kinds,
+                   "shipments": len(shipments), "orders": len({v["order"] for v in shipments.values()}),
+                   "delivered": delivered, "by_location": dict(sorted(counts_loc.items())),
+                   "by_disposition": dict(sorted(counts_disp.items()))},
+        "items": listed, "truncated": limit is not None and (n_items > limit or len(containers) > limit),
+        "containers": [{"key": k, "kind": _container_kind(k), "location": cstates[k][1] if k in cstates else None,
+                        "read_point": cstates[k][2] if k in cstates else None,
+                        "disposition": cstates[k][4] if k in cstates else None,
+                        "parent": cstates[k][5] if k in cstates else None} for k in cont_list],
+        "shipments": [shipments[n] for n in sorted(shipments)],
+        "transactions": _transactions_of(s, cont_list),
+        "locations": _locations(s, set(counts_loc) | {r[1] for r in cstates.values()}),
+    }
+
+
+def _chain(key, states):
+    chain, row = [key], states.get(key)
+    while row is not None and row[5] and row[5] not in chain and len(chain) < MAX_DEPTH:
+        chain.append(row[5])
+        row = states.get(row[5])
+    return chain
+
+
+def _with_ancestors(s, key, states):
+    """Make sure `states` holds the current ancestors of `key` (fetched as needed)."""
+    row, seen = states.get(key), {key}
+    while row is not None and row[5] and row[5] not in seen and len(seen) < MAX_DEPTH:
+        seen.add(row[5])
+        if row[5] not in states:
+            states.update(_states(s, keys=[row[5]]))
+        row = states.get(row[5])
+    return states
+
+
+def _ancestor_states(s, deep):
+    """States of the ancestors above the grandparents in `deep` (rare: pallets in
+    containers), level by level."""
+    states, level = {}, set(deep)
+    for _ in range(MAX_DEPTH):
+        level -= set(states)
+        if not level:
+            break
+        states.update(_states(s, keys=level))
+        level = {states[k][5] for k in level if k in states and states[k][5]}
+    return states
+
+
+# --- backward -----------------------------------------------------------------------
+
+def _lot_json(s, key):
+    gl = split_lot_key(key)
+    out = {"key": key, "gtin": gl[0], "lot": gl[1]}
+    batch = s.scalar(select(Batch).where(Batch.gtin == gl[0], Batch.lot == gl[1]))
+    if batch is not None:
+        line = s.get(Location, batch.line_id) if batch.line_id else None
+        out.update(production_date=batch.production_date and batch.production_date.isoformat(),
+                   expiry_date=batch.expiry_date and batch.expiry_date.isoformat(),
+                   line=line.sgln if line else None, shift=batch.shift,
+                   documents=[{"kind": d.kind, "filename": d.filename, "sha256": d.sha256}
+                              for d in batch.documents])
+    raw = s.scalar(select(RawLot).where(RawLot.gtin == gl[0], RawLot.lot == gl[1]))
+    if raw is not None:
+        out.update(_raw_json(s, raw))
+    return out
+
+
+def _raw_json(s, raw):
+    sup = s.get(Supplier, raw.supplier_id)
+    return {"material": raw.material, "lot": raw.lot, "gtin": raw.gtin, "name_en": raw.name_en,
+            "name_zh": raw.name_zh,
+            "supplier": {"code": sup.code, "name_en": sup.name_en, "name_zh": sup.name_zh, "gln": sup.gln,
+                         "region": sup.region} if sup else None}
+
+
+def backward(s, start):
+    """Where `start` came from: its product, lot and batch, the containers it travelled
+    in, and every input (instances, lots, raw-material lots and their suppliers)
+    through transformations and the batch's recorded raw-material lots."""
+    states = _states(s, keys=[start])
+    row = states.get(start)
+    item = s.scalar(select(Item).where(Item.key == start))
+    lot = None
+    if is_lot(start):
+        lot = start
+    elif item is not None and item.batch_id:
+        b = s.get(Batch, item.batch_id)
+        lot = lot_key(b.gtin, b.lot)
+    elif row is not None:
+        lot = s.scalar(select(EpcState.lot_key).where(EpcState.key == start))
+    gtin = start.split("/")[2] if start.startswith("/01/") else None
+    product = s.get(Product, gtin) if gtin else None
+
+    # containers it travelled in (any time), up the levels
+    containers, level = [], _parents_ever(s, child_keys=[start])
+    seen = {start}
+    for _ in range(MAX_DEPTH):
+        level -= seen
+        if not level:
+            break
+        containers.extend(sorted(level))
+        seen |= level
+        level = _parents_ever(s, child_keys=level)
+
+    # inputs, level by level: transformations whose outputs are the start or its lot
+    inputs, frontier, visited = [], {start} | ({lot} if lot else set()), set()
+    raw_lots, suppliers = {}, {}
+    for depth in range(1, MAX_DEPTH + 1):
+        visited |= frontier
+        found = _transform_neighbours(s, frontier, ("output", "output_class"), ("input", "input_class"))
+        for key in frontier:
+            for raw in _raw_lots_of_batch(s, key):
+                rk = lot_key(raw.gtin, raw.lot) if raw.gtin else "raw:%s/%s" % (raw.material, raw.lot)
+                raw_lots[rk] = dict(_raw_json(s, raw), key=rk, depth=depth)
+        nxt = set()
+        for key, role in sorted(found):
+            if key in visited:
+                continue
+            entry = {"key": key, "depth": depth, "kind": "lot" if role == "input_class" else _kind(key)}
+            if is_lot(key):
+                entry.update(_lot_json(s, key))
+            inputs.append(entry)
+            if "supplier" in entry:
+                raw_lots[key] = entry
+            nxt.add(key)
+        frontier = nxt
+        if not frontier:
+            break
+    for r in raw_lots.values():
+        if r.get("supplier"):
+            suppliers[r["supplier"]["code"]] = r["supplier"]
+    loc, rp, top = where_now(start, _states(s, keys=[start] + containers))
+    return {
+        "direction": "backward", "start": start, "kind": _kind(start),
+        "product": {"gtin": product.gtin, "name_en": product.name_en, "name_zh": product.name_zh}
+        if product else None,
+        "lot": _lot_json(s, lot) if lot else None,
+        "now": {"location": loc, "read_point": rp, "top": top,
+                "disposition": row[4] if row is not None else None,
+                "parent": row[5] if row is not None else None,
+                "last_seen": _iso(row[3]) if row is not None else None},
+        "containers": containers,
+        "inputs": inputs,
+        "raw_lots": [raw_lots[k] for k in sorted(raw_lots)],
+        "suppliers": [suppliers[k] for k in sorted(suppliers)],
+        "events": s.scalar(select(EventEpc.event_pk).where(EventEpc.key == start).limit(1)) is not None,
+        "first_event": _iso(s.scalar(select(Event.event_time).join(EventEpc, EventEpc.event_pk == Event.id)
+                                     .where(EventEpc.key == start).order_by(Event.event_time).limit(1))),
+    }
