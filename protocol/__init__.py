@@ -8,11 +8,12 @@ import json
 import os
 
 import cbor2
+import fastjsonschema
 import jsonschema
 from jsonschema import validators
 
 SCHEMA_PATH = os.path.join(os.path.dirname(__file__), "wire.schema.json")
-KINDS = ("deviceBatch", "deviceAck", "deviceError", "cloudBatch", "cloudAck", "cloudError")
+KINDS = ("deviceBatch", "deviceAck", "deviceError", "cloudBatch", "cloudAck", "cloudError", "gatewayStatus")
 MAX_PAYLOAD = 1024 * 1024  # bytes; larger MQTT payloads are refused before decoding
 
 # EPCIS JSON-LD: the standard context, and ours for the `onecode:` extension fields
@@ -62,8 +63,62 @@ def validator(kind):
     return v
 
 
+def _uses_x_cbor(node):
+    if isinstance(node, dict):
+        return "x-cbor" in node or any(_uses_x_cbor(v) for v in node.values())
+    if isinstance(node, list):
+        return any(_uses_x_cbor(v) for v in node)
+    return False
+
+
+def _refs(node, out):
+    if isinstance(node, dict):
+        if isinstance(node.get("$ref"), str):
+            out.add(node["$ref"].rsplit("/", 1)[-1])
+        for v in node.values():
+            _refs(v, out)
+    elif isinstance(node, list):
+        for v in node:
+            _refs(v, out)
+    return out
+
+
+def _reachable(kind):
+    """The $defs a kind's schema uses, itself included."""
+    seen, todo = set(), [kind]
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            todo.extend(_refs(SCHEMA["$defs"][name], set()))
+    return seen
+
+
+_fast = {}
+
+
+def fast_validator(kind):
+    """The kind's schema compiled to Python by fastjsonschema (about 20 times faster
+    than jsonschema on a 500-event cloud batch), or None for kinds that use the x-cbor
+    extension, which only the jsonschema validator knows. The schema keywords we use
+    mean the same in draft 7, which fastjsonschema implements, as in 2020-12
+    (tests/protocol/test_fast_validation.py checks both agree)."""
+    if kind not in _fast:
+        defs = {name: SCHEMA["$defs"][name] for name in _reachable(kind)}
+        _fast[kind] = None if _uses_x_cbor(defs) else fastjsonschema.compile(
+            {"$schema": "http://json-schema.org/draft-07/schema#", "$ref": "#/$defs/" + kind, "$defs": defs})
+    return _fast[kind]
+
+
 def validate(kind, obj):
     """Raise WireError naming the first schema rule `obj` breaks."""
+    fast = fast_validator(kind) if kind in KINDS else None
+    if fast is not None:
+        try:
+            fast(obj)
+            return obj
+        except fastjsonschema.JsonSchemaException:
+            pass  # jsonschema decides, and names the rule
     err = jsonschema.exceptions.best_match(validator(kind).iter_errors(obj))
     if err is not None:
         where = "/".join(str(p) for p in err.absolute_path) or "(root)"
