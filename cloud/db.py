@@ -1,40 +1,51 @@
 """Database engine and sessions for the Flask app and the ingest worker.
 
 SQLite (WAL, foreign keys, busy timeout) is the embedded default; any SQLAlchemy URL
-works, `postgresql+psycopg://...` in production. Must never create tables: that is
-the migrations' job (`onecode cloud migrate`).
+works, `postgresql+psycopg://...` in production. SQLite waits up to 30 s for another
+writer's lock; `?timeout=SECONDS` in the URL (pysqlite's own parameter) changes that.
+Must never create tables: that is the migrations' job (`onecode cloud migrate`).
 """
 import os
 
 from sqlalchemy import create_engine, event
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import sessionmaker
 
 DEFAULT_URL = "sqlite:///var/cloud/onecode.db"
+SQLITE_BUSY_TIMEOUT_S = 30.0
 
 
 def normalise_url(url):
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
     if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
-        path = url[len("sqlite:///"):]
+        path = url[len("sqlite:///"):].split("?", 1)[0]
         os.makedirs(os.path.dirname(os.path.abspath(path)) or ".", exist_ok=True)
     return url
+
+
+def sqlite_busy_timeout(url):
+    """Seconds a SQLite connection waits for a lock: the URL's `timeout`, else 30."""
+    value = make_url(url).query.get("timeout")
+    return SQLITE_BUSY_TIMEOUT_S if value is None else float(value)
 
 
 def make_engine(url):
     url = normalise_url(url)
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30})
+        busy_s = sqlite_busy_timeout(url)
+        engine = create_engine(url, connect_args={"timeout": busy_s})
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, record):
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute("PRAGMA busy_timeout=%d" % int(busy_s * 1000))
             cur.close()
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    # a database host that stops answering must not hang the worker until TCP gives up
+    return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 10})
 
 
 class Database:

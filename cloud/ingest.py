@@ -51,6 +51,15 @@ class IngestWorker:
         self._stop = threading.Event()
 
     def on_message(self, topic, payload):
+        # paho re-raises a callback's exception and its network thread dies with it:
+        # the process would live on without consuming. Nothing escapes; no ack.
+        try:
+            self._handle(topic, payload)
+        except Exception:
+            self.counters["errors"] += 1
+            log.exception("unexpected error handling a message on %s; not acknowledged", topic)
+
+    def _handle(self, topic, payload):
         ids = wire.topic_ids(wire.CLOUD_BATCH, topic)
         if ids is None:
             return

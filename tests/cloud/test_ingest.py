@@ -77,3 +77,19 @@ def test_ack_error_and_no_blocking(sqlite_app, mosquitto):
     finally:
         gw.stop()
         worker.link.stop()
+
+
+def test_an_unexpected_error_never_escapes_into_paho(sqlite_app, monkeypatch):
+    """paho re-raises a callback's exception and its network thread dies: the worker
+    would stay up without consuming. The handler must swallow, count and not ack."""
+    worker = IngestWorker(get_db(sqlite_app), "mqtt://127.0.0.1:1", shared_group="")  # never started
+    published = []
+    monkeypatch.setattr(worker.link, "publish", lambda *a, **k: published.append(a))
+
+    def broken(*a, **k):
+        raise TypeError("a bug somewhere below the handler")
+    monkeypatch.setattr("cloud.ingest.store_batch", broken)
+    monkeypatch.setattr("cloud.ingest.event_problems", broken)
+    worker.on_message(wire.topic(wire.CLOUD_BATCH, site=SITE, gw=GW), batch("batch-err-1", [event(1)]))
+    assert worker.counters["errors"] == 1
+    assert published == []
