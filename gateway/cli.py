@@ -16,6 +16,19 @@ def add_arguments(p):
     p.add_argument("--site-broker", metavar="URL", help="site MQTT broker (default %s)" % config.DEFAULTS["site_broker"])
     p.add_argument("--cloud-broker", metavar="URL", help="cloud MQTT broker (default %s)" % config.DEFAULTS["cloud_broker"])
     p.add_argument("--outbox", metavar="FILE", help="outbox SQLite file (default %s)" % config.DEFAULTS["outbox"])
+    p.add_argument("--outbox-full-policy", choices=config.POLICIES,
+                   help="at the outbox's bounds: hold (devices keep their records) or drop_oldest "
+                        "(default %s)" % config.DEFAULTS["outbox_full_policy"])
+    p.add_argument("--outbox-max-events", type=int, metavar="N",
+                   help="events waiting in the outbox (default %d)" % config.DEFAULTS["outbox_max_events"])
+    p.add_argument("--outbox-max-bytes", type=int, metavar="BYTES",
+                   help="outbox database pages in use (default %d)" % config.DEFAULTS["outbox_max_bytes"])
+    p.add_argument("--outbox-max-age-s", type=float, metavar="S",
+                   help="age of the oldest waiting event; 0 = no limit (default %d)"
+                        % config.DEFAULTS["outbox_max_age_s"])
+    p.add_argument("--shutdown-wait-s", type=float, metavar="S",
+                   help="on SIGTERM, wait this long for acks in flight (default %g)"
+                        % config.DEFAULTS["shutdown_wait_s"])
     p.add_argument("--log-level", default="INFO")
 
 
@@ -24,7 +37,10 @@ def run(args):
     try:
         cfg = config.load(args.config, overrides={
             "site": args.site, "gateway_id": args.gateway_id, "site_broker": args.site_broker,
-            "cloud_broker": args.cloud_broker, "outbox": args.outbox})
+            "cloud_broker": args.cloud_broker, "outbox": args.outbox,
+            "outbox_full_policy": args.outbox_full_policy, "outbox_max_events": args.outbox_max_events,
+            "outbox_max_bytes": args.outbox_max_bytes, "outbox_max_age_s": args.outbox_max_age_s,
+            "shutdown_wait_s": args.shutdown_wait_s})
     except config.ConfigError as exc:
         print("error: %s" % exc, file=sys.stderr)
         return 2
@@ -35,7 +51,7 @@ def run(args):
     async def main():
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, gw.stop)
+            loop.add_signal_handler(sig, gw.stop, sig.name)
         await gw.run()
 
     asyncio.run(main())

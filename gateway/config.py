@@ -5,6 +5,8 @@ Must never hold secrets in the defaults.
 import json
 import os
 
+POLICIES = ("hold", "drop_oldest")
+
 DEFAULTS = {
     "site": "site-1",
     "gateway_id": "gw-1",
@@ -18,10 +20,21 @@ DEFAULTS = {
     "max_batches_in_flight": 4,
     "resend_s": 10.0,
     "status_every_s": 10.0,
+    # bounds of the outbox and what happens at them (gateway/README.md, "Bounds")
+    "outbox_max_events": 1_000_000,
+    "outbox_max_bytes": 1 << 30,
+    "outbox_max_age_s": 7 * 86400.0,
+    "outbox_full_policy": "hold",
+    "dead_max_events": 100_000,
+    # graceful stop: how long SIGTERM waits for acks in flight before closing
+    "shutdown_wait_s": 5.0,
     "devices": {},
 }
-INT_KEYS = ("batch_max_events", "batch_max_age_ms", "max_batches_in_flight")
-FLOAT_KEYS = ("resend_s", "status_every_s")
+INT_KEYS = ("batch_max_events", "batch_max_age_ms", "max_batches_in_flight", "outbox_max_events",
+            "outbox_max_bytes", "dead_max_events")
+FLOAT_KEYS = ("resend_s", "status_every_s", "outbox_max_age_s", "shutdown_wait_s")
+NONZERO_KEYS = ("batch_max_events", "max_batches_in_flight", "outbox_max_events", "outbox_max_bytes",
+                "status_every_s")  # 0 elsewhere means "off" or "at once"
 
 
 class ConfigError(ValueError):
@@ -60,4 +73,24 @@ def load(path=None, env=None, overrides=None):
             cfg[key] = float(cfg[key])
     except (TypeError, ValueError):
         raise ConfigError("gateway config %s must be a number / 网关配置 %s 必须是数字" % (key, key)) from None
+    check(cfg)
     return cfg
+
+
+def check(cfg):
+    """Refuse settings the bounds cannot work with, naming the key."""
+    if cfg["outbox_full_policy"] not in POLICIES:
+        raise ConfigError("gateway config outbox_full_policy must be one of %s, not %r / "
+                          "网关配置 outbox_full_policy 必须是 %s 之一，而不是 %r"
+                          % (", ".join(POLICIES), cfg["outbox_full_policy"], "、".join(POLICIES),
+                             cfg["outbox_full_policy"]))
+    for key in INT_KEYS + FLOAT_KEYS:
+        if cfg[key] < 0 or (cfg[key] == 0 and key in NONZERO_KEYS):
+            raise ConfigError("gateway config %s must be above 0 / 网关配置 %s 必须大于 0" % (key, key))
+    # the batches in flight are never dropped, so the bound must leave room beside them
+    in_flight = cfg["max_batches_in_flight"] * cfg["batch_max_events"]
+    if cfg["outbox_max_events"] < 2 * in_flight:
+        raise ConfigError("gateway config outbox_max_events (%d) must be at least twice max_batches_in_flight x "
+                          "batch_max_events (%d) / 网关配置 outbox_max_events（%d）至少应为 max_batches_in_flight × "
+                          "batch_max_events（%d）的两倍" % (cfg["outbox_max_events"], in_flight,
+                                                           cfg["outbox_max_events"], in_flight))

@@ -19,6 +19,14 @@ log = logging.getLogger(__name__)
 DEFAULT_PORT = 1883
 
 
+def redact_url(url):
+    """The URL with its password replaced by ***, for logs."""
+    u = urllib.parse.urlsplit(url if "://" in url else "mqtt://" + url)
+    if u.password is None:
+        return url
+    return urllib.parse.urlunsplit(u._replace(netloc="%s:***@%s" % (u.username, u.netloc.rsplit("@", 1)[1])))
+
+
 def parse_url(url):
     """`mqtt://[user:pass@]host[:port]` -> (host, port, user, password)."""
     if "://" not in url:
@@ -48,7 +56,7 @@ class Link:
     def __init__(self, url, client_id=None, clean_session=True, on_message=None, inbox_max=10000,
                  will=None):
         self.host, self.port, user, password = parse_url(url)
-        self.url = url
+        self.url = redact_url(url)  # only ever logged; the password stays in the client
         self.client_id = client_id or "onecode-" + uuid.uuid4().hex[:12]
         self._subs = []
         self._inbox = collections.deque()

@@ -1,57 +1,14 @@
 """The gateway process against a real Mosquitto: ack only after commit, forward,
 release on the cloud's ack, bilingual errors for bad payloads, resend after restart."""
-import asyncio
-import queue
 import sqlite3
-import threading
 import time
 
-import cbor2
 import pytest
 
 import protocol
 from gateway import config
-from gateway.service import Gateway
-from onecode import epc, wire
-from protocol.mqtt import Link
-
-SITE, GW, DEV = "site-t", "gw-t", "door-t"
-TAG = epc.encode("urn:epc:id:sgtin:6901234.100001.77", filter=2)
-
-
-class Listener:
-    """A test MQTT client collecting what arrives on some topics."""
-
-    def __init__(self, url, *topics):
-        self.q = queue.Queue()
-        self.link = Link(url, on_message=lambda t, p: self.q.put((t, p)))
-        for t in topics:
-            self.link.subscribe(t)
-        self.link.start()
-        assert self.link.wait_connected(10)
-
-    def get(self, timeout=10):
-        return self.q.get(timeout=timeout)
-
-    def stop(self):
-        self.link.stop()
-
-
-class RunningGateway:
-    def __init__(self, cfg):
-        self.gw = Gateway(cfg)
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_until_complete, args=(self.gw.run(),), daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not (self.gw.site_link and self.gw.site_link.connected) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert self.gw.site_link.connected, "gateway did not connect to the site broker"
-
-    def stop(self):
-        self.loop.call_soon_threadsafe(self.gw.stop)
-        self.thread.join(10)
-        self.loop.close()
+from gwtest import DEV, GW, SITE, Listener, RunningGateway, backlog, device_batch
+from onecode import wire
 
 
 @pytest.fixture
@@ -60,17 +17,6 @@ def cfg(tmp_path, mosquitto):
         "site": SITE, "gateway_id": GW, "site_broker": mosquitto, "cloud_broker": mosquitto,
         "outbox": str(tmp_path / "outbox.sqlite"), "registry": str(tmp_path / "devices.json"),
         "batch_max_age_ms": 50})
-
-
-def device_batch(seq, epoch=1):
-    return cbor2.dumps({"v": 1, "dev": DEV, "epoch": epoch, "boot": 3, "recs": [
-        {"seq": seq, "type": "pass", "age": 10, "dur": 500, "dir": "in",
-         "tags": [{"epc": TAG, "n": 2, "rssi": -50, "zones": "oi"}]}]})
-
-
-def backlog(path):
-    with sqlite3.connect(path) as c:
-        return c.execute("SELECT COUNT(*) FROM event").fetchone()[0]
 
 
 def test_intake_ack_forward_and_release(cfg, mosquitto):
