@@ -24,9 +24,47 @@ def dl_path_of_uri(uri):
     return None
 
 
+def _digits(s):
+    return s.isascii() and s.isdigit()
+
+
+def _check_digit(digits):
+    total, w = 0, 3
+    for c in reversed(digits):
+        total += (ord(c) - 48) * w
+        w = 4 - w
+    return (10 - total % 10) % 10
+
+
+def _fast_path(value):
+    """The Digital Link path of the two URNs ingest sees most (SGTIN-96 with a numeric
+    serial, SSCC-96), by string operations under exactly onecode.epc's rules, about
+    ten times faster than its full parser; None for anything else (the full parser
+    decides). tests/cloud/test_epcis_ids.py checks both agree."""
+    if value.startswith("urn:epc:id:sgtin:"):
+        parts = value[17:].split(".")
+        if len(parts) == 3:
+            cp, ref, serial = parts
+            if (6 <= len(cp) <= 12 and len(ref) == 13 - len(cp) and _digits(cp) and _digits(ref)
+                    and _digits(serial) and (len(serial) == 1 or serial[0] != "0") and int(serial) < 1 << 38):
+                key = ref[0] + cp + ref[1:]
+                return "/01/%s%d/21/%s" % (key, _check_digit(key), serial)
+    elif value.startswith("urn:epc:id:sscc:"):
+        parts = value[16:].split(".")
+        if len(parts) == 2:
+            cp, ref = parts
+            if 6 <= len(cp) <= 12 and len(ref) == 17 - len(cp) and _digits(cp) and _digits(ref):
+                key = ref[0] + cp + ref[1:]
+                return "/00/%s%d" % (key, _check_digit(key))
+    return None
+
+
 @functools.lru_cache(maxsize=65536)  # the store keys each identifier twice (index, state)
 def epc_key(value):
     """Key of an instance identifier (epcList, childEPCs, parentID, inputs, outputs)."""
+    fast = _fast_path(value)
+    if fast is not None:
+        return fast
     if value.startswith("urn:epc:id:"):
         try:
             return epc_codec.to_digital_link_path(value)

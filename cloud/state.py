@@ -23,6 +23,7 @@ import urllib.parse
 from sqlalchemy import String, and_, bindparam, case, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from cloud import bulk
 from cloud.epcis_ids import epc_key
 from cloud.models import EpcContainment, EpcState, LotContainer
 
@@ -184,7 +185,9 @@ def apply(session, pending):
     if stmt is None:
         stmt = _statements[name] = upsert_statement(name)
     # a fixed order, so concurrent workers lock rows in the same order (no deadlock)
-    session.execute(stmt, [pending.rows[k] for k in sorted(pending.rows)])
+    conn = session.connection()
+    bulk.writer(conn).execute_compiled(conn, "epc_state_upsert", stmt,
+                                       [pending.rows[k] for k in sorted(pending.rows)])
     # a parent emptied (DELETE without children) after some children were put in it:
     # those children have no parent any more, whichever of the events arrived first
     table = EpcState.__table__

@@ -6,13 +6,12 @@ Must never store an event twice or commit part of a batch.
 """
 import datetime
 
-from sqlalchemy import insert, text
-from sqlalchemy.dialects import sqlite
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
-from cloud import state
+from cloud import bulk, state
 from cloud.epcis_ids import class_key, epc_key
-from cloud.models import Event, EventBizTx, EventEpc, IngestBatch, utcnow
+from cloud.models import Event, IngestBatch, utcnow
 
 EPC_ROLES = (("epcList", "epc"), ("childEPCs", "child"), ("inputEPCList", "input"),
              ("outputEPCList", "output"))
@@ -99,60 +98,75 @@ def event_problems(ev):
     return out
 
 
-def _insert_events_pg(s, values):
-    """PostgreSQL: skip the events already stored, take ids from the sequence, insert
-    the rest with one pipelined executemany (a multi-row INSERT ... RETURNING costs
-    psycopg more to prepare than the database to run). A concurrent worker inserting
-    the same event makes this raise IntegrityError; store_batch retries."""
-    ids = list(values)
-    known = set(s.execute(text("SELECT event_id FROM epcis_event WHERE event_id = ANY(:ids)"),
-                          {"ids": ids}).scalars())
-    rows = [v for eid, v in values.items() if eid not in known]
-    if not rows:
-        return {}
-    pks = s.execute(text("SELECT nextval(pg_get_serial_sequence('epcis_event', 'id')) "
-                         "FROM generate_series(1, :n)"), {"n": len(rows)}).scalars().all()
-    for row, pk in zip(rows, pks):
-        row["id"] = pk
-    s.execute(insert(Event.__table__), rows)
-    return {row["event_id"]: row["id"] for row in rows}
+EVENT_COLUMNS = ("event_id", "event_type", "event_time", "tz_offset", "action", "biz_step", "disposition",
+                 "read_point", "biz_location", "record_time", "site", "gateway", "batch_id", "body", "context",
+                 "capture_id")
+
+
+def _event_tuple(w, v):
+    return (v["event_id"], v["event_type"], w.time(v["event_time"]), v["tz_offset"], v["action"], v["biz_step"],
+            v["disposition"], v["read_point"], v["biz_location"], w.time(v["record_time"]), v["site"],
+            v["gateway"], v["batch_id"], w.json(v["body"]), w.json(v["context"]), v["capture_id"])
+
+
+def _known_ids(s, ids):
+    known = set()
+    if s.get_bind().dialect.name == "postgresql":
+        known.update(s.execute(text("SELECT event_id FROM epcis_event WHERE event_id = ANY(:ids)"),
+                               {"ids": ids}).scalars())
+        return known
+    for i in range(0, len(ids), 500):
+        known.update(s.scalars(select(Event.event_id).where(Event.event_id.in_(ids[i:i + 500]))))
+    return known
+
+
+def _insert_events(s, conn, w, values):
+    """Insert the event rows; returns their ids in order. A concurrent worker that
+    inserted one of them first makes this raise IntegrityError; store_batch retries."""
+    if w.name == "postgresql":
+        # ids from the sequence: one pipelined executemany, no RETURNING to parse
+        pks = s.execute(text("SELECT nextval(pg_get_serial_sequence('epcis_event', 'id')) "
+                             "FROM generate_series(1, :n)"), {"n": len(values)}).scalars().all()
+        w.insert(conn, "epcis_event", ("id",) + EVENT_COLUMNS,
+                 [(pk,) + _event_tuple(w, v) for pk, v in zip(pks, values)])
+        return pks
+    w.insert(conn, "epcis_event", EVENT_COLUMNS, [_event_tuple(w, v) for v in values])
+    ids = [v["event_id"] for v in values]
+    got = {}
+    for i in range(0, len(ids), 500):
+        got.update((eid, pk) for pk, eid in s.execute(
+            select(Event.id, Event.event_id).where(Event.event_id.in_(ids[i:i + 500]))).all())
+    return [got[eid] for eid in ids]
 
 
 def insert_new(s, events, site=None, gateway=None, batch_id=None, context=None, capture_id=None):
     """Add the events not stored yet to session `s` (no commit): the events, their
     identifiers and business transactions, and the derived state (cloud.state), as a
-    few multi-row statements. Returns how many events were new."""
+    few multi-row statements (cloud.bulk). Returns how many events were new."""
     new, seen = [], set()
     for ev in events:
         if ev["eventID"] not in seen:
             seen.add(ev["eventID"])
             new.append(ev)
-    now = utcnow()
-    values = {ev["eventID"]: _event_values(ev, site, gateway, batch_id, context, capture_id, now) for ev in new}
-    table = Event.__table__
-    if s.get_bind().dialect.name == "postgresql":
-        inserted = _insert_events_pg(s, values)
-    else:
-        # an event stored before (by any batch or worker) is skipped by the database
-        # itself: only the rows actually inserted come back
-        stmt = sqlite.insert(table).on_conflict_do_nothing(index_elements=[table.c.event_id]) \
-            .returning(table.c.id, table.c.event_id)
-        inserted = dict((eid, pk) for pk, eid in s.execute(stmt, list(values.values())).all()) if values else {}
-    new = [ev for ev in new if ev["eventID"] in inserted]
+    known = _known_ids(s, [ev["eventID"] for ev in new]) if new else set()
+    new = [ev for ev in new if ev["eventID"] not in known]
     if not new:
         return 0
-    pks = [inserted[ev["eventID"]] for ev in new]
-    values = [values[ev["eventID"]] for ev in new]
+    conn = s.connection()
+    w = bulk.writer(conn)
+    now = utcnow()
+    values = [_event_values(ev, site, gateway, batch_id, context, capture_id, now) for ev in new]
+    pks = _insert_events(s, conn, w, values)
     epc_rows, tx_rows = [], []
     pending = state.Pending()
     for ev, pk, v in zip(new, pks, values):
-        epc_rows.extend(identifier_rows(ev, pk))
-        tx_rows.extend(biz_tx_rows(ev, pk))
+        for r in identifier_rows(ev, pk):
+            epc_rows.append((pk, r["role"], r["epc"], r["key"]))
+        for r in biz_tx_rows(ev, pk):
+            tx_rows.append((pk, r["type"], r["value"]))
         pending.add(ev, pk, v["event_time"])
-    if epc_rows:
-        s.execute(insert(EventEpc.__table__), epc_rows)
-    if tx_rows:
-        s.execute(insert(EventBizTx.__table__), tx_rows)
+    w.insert(conn, "event_epc", ("event_pk", "role", "epc", "key"), epc_rows)
+    w.insert(conn, "event_biz_tx", ("event_pk", "type", "value"), tx_rows)
     state.apply(s, pending)
     return len(new)
 
