@@ -10,7 +10,7 @@ import datetime
 import hashlib
 import json
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import and_, or_, select
 
 from cloud.epcis_ids import class_key, match_key
 from cloud.models import Event, EventEpc
@@ -111,7 +111,9 @@ def build(args):
         for v in vals:
             key, prefix = (class_key(v), False) if name.endswith("Class") else match_key(v)
             conds.append(EventEpc.key.startswith(key, autoescape=True) if prefix else EventEpc.key == key)
-        q = q.where(exists().where(and_(EventEpc.event_pk == Event.id, EventEpc.role.in_(roles), or_(*conds))))
+        # an IN over the identifier index, not a correlated EXISTS: SQLite would walk
+        # the events in time order and probe each (about 1 s on a million events)
+        q = q.where(Event.id.in_(select(EventEpc.event_pk).where(EventEpc.role.in_(roles), or_(*conds))))
     order_by = args.get("orderBy", "eventTime")
     if order_by not in TIME_COLUMNS:
         raise QueryProblem("orderBy must be eventTime or recordTime")
