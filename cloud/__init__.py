@@ -35,8 +35,8 @@ def create_app(config=None):
     from cloud import i18n
     i18n.init_app(app)
 
-    from cloud.consumer import bp as consumer_bp
-    app.register_blueprint(consumer_bp)
+    from cloud import consumer  # item/lot/pallet pages, /track, /doc, security headers, rate limit
+    consumer.init_app(app)
 
     from cloud.epcis_api import bp as epcis_bp
     app.register_blueprint(epcis_bp)

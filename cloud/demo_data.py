@@ -5,7 +5,8 @@ prefix 6901234, item reference 100001 -> GTIN 16901234000013), its company, the 
 site's locations as the demo gateway config names them (tools/onecode_cli/demo.py:
 site-1, gateway gw-1, portal door-1 at door D1 with read point
 urn:epc:id:sgln:6901234.00001.1 and business location ...00001.0), one batch from
-production line 1 and the supplier lot that went into it. Loaded with
+production line 1 and the supplier lot that went into it, and the cases of the
+simulated pallet as commissioned items of that batch. Loaded with
 cloud.masterdata, so it is idempotent. Must never run against production data by
 itself: only the explicit command calls it.
 """
@@ -13,6 +14,7 @@ from cloud import masterdata
 
 GTIN = "16901234000013"
 SITE_SGLN = "urn:epc:id:sgln:6901234.00001.0"
+DEMO_ITEMS = 200  # `onecode demo --cases` up to this many are registered items
 
 DEMO = {
     "companies": [
@@ -49,6 +51,9 @@ DEMO = {
          "line": "urn:epc:id:sgln:6901234.00001.2", "shift": "A",
          "raw_lots": [{"supplier": "fujian-jasmine", "material": "jasmine-flower", "lot": "JF-2608-03"}]},
     ],
+    # the cases of the simulated pallet no. 1 (serials 1001-1200, tools/onecode_cli/sim/pallet.py),
+    # registered as commissioned items of the batch, so their pages can say *genuine*
+    "items": [{"gtin": GTIN, "serial": str(1000 + n), "lot": "TEA2609A"} for n in range(1, DEMO_ITEMS + 1)],
     "gateways": [{"id": "gw-1", "site": "site-1"}],
     "devices": [
         {"id": "door-1", "site": "site-1", "role": "portal", "door": "D1", "gateway": "gw-1",

@@ -1,24 +1,19 @@
 """Chinese and English text for every page a consumer or operator sees.
 
 The language comes from `?lang=zh|en`, then a `lang` cookie, then Accept-Language,
-then the app's DEFAULT_LANG. Words follow shared/GLOSSARY.md. Must never let a page
-show a key without both languages: `t()` raises on a missing entry in tests.
+then the app's DEFAULT_LANG. Words follow shared/GLOSSARY.md; the consumer pages'
+words are in cloud.consumer_text. Must never let a page show a key without both
+languages: `t()` raises on a missing entry in tests.
 """
-from flask import g, request
+from flask import g, has_app_context, request
+
+from cloud import consumer_text
 
 LANGS = ("zh", "en")
 
 TEXT = {
     "site_name": {"zh": "OneCode 一物一码追溯", "en": "OneCode traceability"},
     "verify_title": {"zh": "防伪验证", "en": "Authenticity check"},
-    "verdict_genuine": {"zh": "正品", "en": "Genuine"},
-    "verdict_genuine_detail": {"zh": "此追溯码已在 OneCode 中登记，并有流转记录。",
-                               "en": "This trace code is registered with OneCode and has a recorded history."},
-    "verdict_unknown": {"zh": "未知码", "en": "Unknown code"},
-    "verdict_unknown_detail": {"zh": "我们没有此追溯码的任何记录。请谨慎购买，并联系品牌方核实。",
-                               "en": "We have no record of this trace code. Be careful, and check with the brand."},
-    "verdict_suspicious": {"zh": "可疑", "en": "Suspicious"},
-    "verdict_suspicious_detail": {"zh": "请勿轻信此商品，并联系品牌方核实。", "en": "Do not trust this item; check with the brand."},
     "tap_replayed": {"zh": "此验证链接已被使用过。请用手机重新轻触标签。",
                      "en": "This tap link was already used. Tap the tag again with your phone."},
     "tap_clone_suspected": {"zh": "该标签的验证记录互相矛盾，标签可能已被复制。",
@@ -39,17 +34,13 @@ TEXT = {
     "unnamed_product": {"zh": "未登记名称的商品", "en": "Product without a registered name"},
     "timeline": {"zh": "流转记录", "en": "Provenance"},
     "no_events": {"zh": "暂无流转记录。", "en": "No history recorded yet."},
-    "ev_receiving": {"zh": "经月台门 %(door)s 入库（收货）", "en": "Received through dock door %(door)s (inbound)"},
-    "ev_shipping": {"zh": "经月台门 %(door)s 出库（发货）", "en": "Shipped through dock door %(door)s (outbound)"},
-    "ev_pass_unknown": {"zh": "经过月台门 %(door)s（方向不明）", "en": "Passed dock door %(door)s (direction unclear)"},
-    "ev_on_pallet": {"zh": "在托盘 %(pallet)s 上经过月台门 %(door)s", "en": "On pallet %(pallet)s at dock door %(door)s"},
-    "ev_other": {"zh": "业务步骤：%(step)s", "en": "Business step: %(step)s"},
     "at_site": {"zh": "站点 %(site)s", "en": "site %(site)s"},
-    "first_seen": {"zh": "首次记录于 %(time)s", "en": "First recorded on %(time)s"},
-    "events_count": {"zh": "共 %(n)d 条记录", "en": "%(n)d records"},
     "lang_switch": {"zh": "English", "en": "中文"},
     "not_found": {"zh": "页面不存在", "en": "Page not found"},
 }
+
+
+TEXT.update(consumer_text.TEXT)
 
 
 def pick_lang():
@@ -62,9 +53,20 @@ def pick_lang():
     return None
 
 
+def current():
+    """The language of the request being served ('zh' outside a request)."""
+    return getattr(g, "lang", "zh") if has_app_context() else "zh"
+
+
 def t(key, **params):
-    text = TEXT[key][getattr(g, "lang", "zh")]
+    text = TEXT[key][current()]
     return text % params if params else text
+
+
+def pick(zh, en):
+    """The text of a zh/en pair of master-data fields in the page's language, else
+    whichever exists."""
+    return (zh if current() == "zh" else en) or en or zh
 
 
 def init_app(app):
@@ -77,7 +79,11 @@ def init_app(app):
         # an explicit ?lang= choice sticks for the next pages (a year; not a tracking cookie)
         lang = request.args.get("lang")
         if lang in LANGS and request.cookies.get("lang") != lang:
-            response.set_cookie("lang", lang, max_age=365 * 86400, samesite="Lax")
+            response.set_cookie("lang", lang, max_age=365 * 86400, samesite="Lax", httponly=True,
+                                secure=request.is_secure)
+        if response.mimetype == "text/html":  # the language follows the cookie and the header
+            response.vary.add("Cookie")
+            response.vary.add("Accept-Language")
         return response
 
     @app.context_processor

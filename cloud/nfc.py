@@ -1,5 +1,8 @@
 """The NFC tap check behind the consumer page: verify the SUN parameters of a tap
-(cloud.sun) and judge its counter against what this tag did before (table nfc_tag).
+(cloud.sun), judge its counter against what this tag did before (table nfc_tag), and
+check that the tag is the one bound to the item the URL names (item.nfc_uid): a
+genuine tag moved onto, or a genuine tap link pasted behind, another item's address
+is *suspicious*.
 
 Keys: NFC_MASTER_KEY (hex, 16 or 32 bytes; env ONECODE_NFC_MASTER_KEY) derives every
 tag's keys; an all-zero key is refused unless NFC_ALLOW_TEST_KEYS is set (demo and
@@ -8,6 +11,7 @@ row lock longer than one counter update.
 """
 from flask import current_app
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from cloud import sun
 from cloud.db import get_db
@@ -37,7 +41,9 @@ def keys(app):
     return sun.MasterKeys(bytes.fromhex(master), allow_test_keys=bool(app.config.get("NFC_ALLOW_TEST_KEYS")))
 
 
-def check_tap(args):
+def check_tap(args, item_uid=None):
+    """TapResult of the tap parameters in `args` on the page of an item whose bound
+    NFC UID is `item_uid` (None: no tag is bound to it, so no tap can be its own)."""
     try:
         k = keys(current_app)
     except (ValueError, sun.ZeroKeyError):
@@ -48,8 +54,21 @@ def check_tap(args):
     res = sun.verify_args(args, k)
     if not res.valid:
         return TapResult("suspicious", "tap_" + (res.reason or "malformed"))
-    db = get_db(current_app)
-    with db.Session() as s:
+    wrong_item = item_uid is None or item_uid.upper() != res.uid
+    try:
+        verdict, taps = _record(res, wrong_item)
+    except IntegrityError:  # two first taps of one tag at once: the other one created the row
+        verdict, taps = _record(res, wrong_item)
+    if verdict != "fresh":
+        return TapResult("suspicious", "tap_" + verdict, res.uid, res.counter, taps)
+    if wrong_item:
+        return TapResult("suspicious", "tap_wrong_item", res.uid, res.counter, taps)
+    return TapResult("genuine", None, res.uid, res.counter, taps)
+
+
+def _record(res, wrong_item):
+    """Judge and store one authenticated tap -> (counter verdict, taps of this tag)."""
+    with get_db(current_app).Session() as s:
         row = s.scalars(select(NfcTag).where(NfcTag.uid == res.uid).with_for_update()).first()
         if row is None:
             row = NfcTag(uid=res.uid, last_counter=res.counter, recent=[], taps=0, suspicious_taps=0)
@@ -62,10 +81,8 @@ def check_tap(args):
         row.last_tap = utcnow()
         if verdict == "fresh":
             row.last_counter = max(row.last_counter, res.counter)
-        else:
+        if verdict != "fresh" or wrong_item:
             row.suspicious_taps += 1
         taps = row.taps
         s.commit()
-    if verdict == "fresh":
-        return TapResult("genuine", None, res.uid, res.counter, taps)
-    return TapResult("suspicious", "tap_" + verdict, res.uid, res.counter, taps)
+    return verdict, taps

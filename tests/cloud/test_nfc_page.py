@@ -1,28 +1,39 @@
-"""NFC taps on the consumer page: a verified tap, a replayed link, a cloned tag, a
-forged MAC, and a server without keys. Runs on SQLite and PostgreSQL."""
+"""NFC taps on the consumer page, from a simulated NTAG 424 DNA with keys derived
+from the cloud's master key: a verified tap (three URL layouts), a replayed link, a
+cloned tag, a forged MAC, altered PICC data, a tag bound to another item, and a
+server without keys. Runs on SQLite and PostgreSQL."""
 import urllib.parse
 
 import pytest
 
-from cloud import sun
+from cloud import masterdata, sun
 from cloud.db import get_db
 from cloud.models import NfcTag
 
 MASTER = bytes(range(16))
 UID = bytes.fromhex("04DE5F1EACC040")
+OTHER_UID = bytes.fromhex("04958CAA5C5E80")
 PAGE = "/01/16901234000013/21/77"
+GTIN = "16901234000013"
+ITEMS = {"companies": [{"code": "demo", "name_zh": "演示", "name_en": "Demo", "prefixes": ["6901234"]}],
+         "products": [{"gtin": GTIN, "name_zh": "茉莉绿茶", "name_en": "Jasmine tea"}],
+         "items": [{"gtin": GTIN, "serial": "77", "nfc_uid": UID.hex().upper()},
+                   {"gtin": GTIN, "serial": "78", "nfc_uid": OTHER_UID.hex().upper()},
+                   {"gtin": GTIN, "serial": "79"}]}
 
 
 @pytest.fixture
 def nfc_app(app):
     app.config["NFC_MASTER_KEY"] = MASTER.hex()
+    masterdata.load(get_db(app).Session, ITEMS)
     return app
 
 
-def tap(counter, uid=UID):
+def tap(counter, uid=UID, page=PAGE, layout="picc_data"):
     keys = sun.MasterKeys(MASTER)
-    params = sun.simulate_tap(keys.meta_read_key, keys.file_read_key(uid), uid, counter, padding=b"\x00" * 5)
-    return PAGE + "?lang=en&" + urllib.parse.urlencode(params)
+    params = sun.simulate_tap(keys.meta_read_key, keys.file_read_key(uid), uid, counter, padding=b"\x00" * 5,
+                              layout=layout)
+    return page + "?lang=en&" + urllib.parse.urlencode(params)
 
 
 def page(client, url):
@@ -73,6 +84,54 @@ def test_without_keys_the_page_says_so(app, client):
     app.config["NFC_MASTER_KEY"] = ""
     code, html = page(client, tap(1))
     assert 'data-verdict="unknown"' in html and "not set up on this server" in html
+    masterdata.load(get_db(app).Session, ITEMS)
+    code, html = page(client, tap(2))     # the records still speak: registered, tag not checked
+    assert 'data-verdict="genuine"' in html and "not set up on this server" in html
+
+
+def test_compact_and_plain_layouts(nfc_app, client):
+    code, html = page(client, tap(30, layout="e"))
+    assert 'data-verdict="genuine"' in html and "tap no. 1" in html
+    code, html = page(client, tap(31, layout="plain"))
+    assert 'data-verdict="genuine"' in html and "tap no. 2" in html
+
+
+def test_altered_picc_data_is_refused(nfc_app, client):
+    url = tap(40)
+    picc = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)["picc_data"][0]
+    altered = url.replace(picc, picc[:-1] + ("0" if picc[-1] != "0" else "1"))
+    code, html = page(client, altered)
+    assert 'data-verdict="suspicious"' in html and "signature does not match" in html
+    with get_db(nfc_app).Session() as s:
+        assert s.query(NfcTag).count() == 0
+
+
+def test_the_tag_must_belong_to_the_item_of_the_url(nfc_app, client):
+    # a genuine tag of item 78, its tap link pasted behind item 77's address
+    code, html = page(client, tap(50, uid=OTHER_UID))
+    assert 'data-verdict="suspicious"' in html and 'data-reason="tap_wrong_item"' in html
+    assert "belongs to another item" in html
+    # the same tag on its own item is fine (the next tap)
+    code, html = page(client, tap(51, uid=OTHER_UID, page="/01/16901234000013/21/78"))
+    assert 'data-verdict="genuine"' in html
+    # an item with no tag bound: no tap can be its own
+    code, html = page(client, tap(60, page="/01/16901234000013/21/79"))
+    assert 'data-verdict="suspicious"' in html and 'data-reason="tap_wrong_item"' in html
+    # and a code nobody registered, with a valid tap of a real tag, is no better
+    code, html = page(client, tap(61, page="/01/16901234000013/21/999"))
+    assert code == 200 and 'data-verdict="suspicious"' in html
+    with get_db(nfc_app).Session() as s:
+        assert s.get(NfcTag, UID.hex().upper()).suspicious_taps == 2
+
+
+def test_a_tap_link_with_gs1_attributes_keeps_its_parameters_through_the_redirect(nfc_app, client):
+    url = tap(70).replace(PAGE + "?", "/01/16901234000013/10/L1/21/77?17=281231&")  # lot qualifier, expiry
+    r = client.get(url)
+    assert r.status_code == 301
+    target = r.headers["Location"]
+    assert target.startswith(PAGE + "?") and "17=" not in target and "picc_data=" in target
+    code, html = page(client, target)
+    assert 'data-verdict="genuine"' in html and "tap no. 1" in html
 
 
 def test_zero_master_key_is_refused_in_production(app, client):
