@@ -158,15 +158,19 @@ def where_now(key, states):
 
 # --- shipments ----------------------------------------------------------------------
 
-def _shipments_of(s, keys=None, key_subqueries=()):
-    """{unit key: shipment row} for units shipped under master-data shipments."""
-    q = (select(ShipmentUnit.key, Shipment.number, Shipment.status, Shipment.carrier, Shipment.shipped,
-                Shipment.delivered, SalesOrder.number, SalesOrder.customer_name, SalesOrder.customer_region)
-         .join(Shipment, Shipment.id == ShipmentUnit.shipment_id)
+SHIP_COLS = (ShipmentUnit.key, Shipment.number, Shipment.status, Shipment.carrier, Shipment.shipped,
+             Shipment.delivered, SalesOrder.number, SalesOrder.customer_name, SalesOrder.customer_region)
+
+
+def _shipments_of(s, keys=None, joins=()):
+    """{unit key: shipment row} for units shipped under master-data shipments: `keys`
+    listed, and the units a join finds — (table, its key column, its conditions),
+    joined on the unit key so the database can start from the smaller side."""
+    q = (select(*SHIP_COLS).join(Shipment, Shipment.id == ShipmentUnit.shipment_id)
          .join(SalesOrder, SalesOrder.id == Shipment.order_id))
     out = {}
-    for sub in key_subqueries:
-        for row in s.execute(q.where(ShipmentUnit.key.in_(sub))):
+    for table, key_col, conds in joins:
+        for row in s.execute(q.join(table, key_col == ShipmentUnit.key).where(*conds)):
             out[row[0]] = row
     for chunk in _chunks(keys or ()):
         for row in s.execute(q.where(ShipmentUnit.key.in_(chunk))):
@@ -223,21 +227,25 @@ def _closure(s, start):
 
 
 def _item_groups(s, lot_list):
-    """The lot's items grouped by (parent, own last sighting, disposition), each group
-    with its parent's and grandparent's state: one statement, read from the covering
-    index epc_state_lot_cover. Rows: (parent, where_time, biz_location, read_point,
-    disposition, n, p_where_time, p_biz_location, p_read_point, p_parent,
-    gp_where_time, gp_biz_location, gp_read_point, gp_parent)."""
+    """The lot's items grouped by (parent, own last sighting, disposition), read from
+    the covering index epc_state_lot_cover: rows (parent, where_time, biz_location,
+    read_point, disposition, n), about one per case whatever the lot's size."""
     st = EpcState.__table__
     cols = (st.c.parent_key, st.c.where_time, st.c.biz_location, st.c.read_point, st.c.disposition)
-    g = (select(*cols, func.count().label("n"))
-         .where(st.c.lot_key.in_(lot_list), st.c.lot_key.is_not(None)).group_by(*cols).subquery())
-    p, gp = st.alias("p"), st.alias("gp")
-    q = (select(g.c.parent_key, g.c.where_time, g.c.biz_location, g.c.read_point, g.c.disposition, g.c.n,
-                p.c.where_time, p.c.biz_location, p.c.read_point, p.c.parent_key,
-                gp.c.where_time, gp.c.biz_location, gp.c.read_point, gp.c.parent_key)
-         .select_from(g.outerjoin(p, p.c.key == g.c.parent_key).outerjoin(gp, gp.c.key == p.c.parent_key)))
-    return s.execute(q).all()
+    return s.execute(select(*cols, func.count()).where(st.c.lot_key.in_(lot_list), st.c.lot_key.is_not(None))
+                     .group_by(*cols)).all()
+
+
+def _container_states(s, lot_list, higher):
+    """States of the lot's first-level containers (through lot_container, no key list
+    sent) and of the `higher` ones (listed)."""
+    st, lc = EpcState.__table__, LotContainer.__table__
+    out = {}
+    if lot_list:
+        q = select(*STATE_COLS).join(lc, lc.c.parent_key == st.c.key).where(lc.c.lot_key.in_(lot_list))
+        out.update((row[0], row) for row in s.execute(q))
+    out.update(_states(s, keys=set(higher) - set(out)))
+    return out
 
 
 def _newest(*sightings):
@@ -250,21 +258,16 @@ def _newest(*sightings):
 
 
 def _containers(s, lot_list, extra_items):
-    """Every container the items were ever in, and theirs, level by level -> (keys,
-    subqueries selecting each level's keys, for statements that need them all: the
-    keys are never sent back to the database as a list)."""
+    """Every container the items were ever in, and theirs, level by level -> (all
+    keys, the first level's keys). The first level comes from lot_container (one
+    range scan), the next from a subquery on it, the (small) rest as key lists."""
     ct, lc = EpcContainment.__table__, LotContainer.__table__
-    found, subs = set(), []
+    first, level = set(), set()
     if lot_list:
-        sub = select(lc.c.parent_key).where(lc.c.lot_key.in_(lot_list)).distinct()
-        for _ in range(MAX_DEPTH):
-            level = set(s.scalars(sub)) - found
-            if not level:
-                break
-            found |= level
-            subs.append(sub)
-            sub = select(ct.c.parent_key).where(ct.c.child_key.in_(sub)).distinct()
-    level = set()
+        sub = select(lc.c.parent_key).where(lc.c.lot_key.in_(lot_list))
+        first = set(s.scalars(sub.distinct()))
+        level = set(s.scalars(select(ct.c.parent_key).distinct().where(ct.c.child_key.in_(sub))))
+    found = set(first)
     for chunk in _chunks(sorted(extra_items)):
         level.update(s.scalars(select(ct.c.parent_key).distinct().where(ct.c.child_key.in_(chunk))))
     for _ in range(MAX_DEPTH):
@@ -276,7 +279,7 @@ def _containers(s, lot_list, extra_items):
         for chunk in _chunks(sorted(level)):
             nxt.update(s.scalars(select(ct.c.parent_key).distinct().where(ct.c.child_key.in_(chunk))))
         level = nxt
-    return found, subs
+    return found, first
 
 
 def _container_kind(key):
@@ -298,10 +301,11 @@ def forward(s, start, limit=None):
              .where(Batch.gtin == gl[0], Batch.lot == gl[1],
                     or_(st.c.lot_key.is_(None), st.c.lot_key.not_in(lot_list))))
         extra.update(s.scalars(q))
-    lot_items = select(st.c.key).where(st.c.lot_key.in_(lot_list), st.c.lot_key.is_not(None))
-
-    containers, container_subs = _containers(s, lot_list, extra)
-    ships = _shipments_of(s, keys=sorted(extra), key_subqueries=container_subs + ([lot_items] if lot_list else []))
+    containers, first = _containers(s, lot_list, extra)
+    lc = LotContainer.__table__
+    joins = [(st, st.c.key, (st.c.lot_key.in_(lot_list), st.c.lot_key.is_not(None))),  # the items
+             (lc, lc.c.parent_key, (lc.c.lot_key.in_(lot_list),))] if lot_list else []  # their cases
+    ships = _shipments_of(s, keys=sorted(extra | (containers - first)), joins=joins)
 
     counts_loc, counts_disp = {}, {}
     n_items = delivered = 0
@@ -316,31 +320,34 @@ def forward(s, start, limit=None):
         if ship is not None and ship[5] is not None:
             delivered += n
 
+    cstates = _container_states(s, lot_list, containers - first) if containers else {}
     if lot_list:
-        deep = {}
-        for r in _item_groups(s, lot_list):
-            if r[13] is not None:  # three levels up or more: resolve those few in Python below
-                deep.setdefault(r[13], []).append(r)
-                continue
-            loc, rp = _newest((r[1], r[2], r[3]), (r[6], r[7], r[8]), (r[10], r[11], r[12]))
-            count(r[5], loc, rp, r[4], (r[0], r[9]))
-        if deep:
-            states = _ancestor_states(s, deep)
-            for top, rows in deep.items():
-                for r in rows:
-                    chain, sightings = [r[0], r[9], top], [(r[1], r[2], r[3]), (r[6], r[7], r[8]),
-                                                           (r[10], r[11], r[12])]
-                    key = top
-                    while key in states and len(chain) < MAX_DEPTH:
-                        row = states[key]
-                        sightings.append((row[3], row[1], row[2]))
-                        if not row[5] or row[5] in chain:
-                            break
-                        chain.append(row[5])
-                        key = row[5]
-                    loc, rp = _newest(*sightings)
-                    count(r[5], loc, rp, r[4], chain)
-    # individually shipped items of the lot are counted by their own shipment too
+        for parent, t, loc, rp, disp, n in _item_groups(s, lot_list):
+            chain, sightings, key = [parent], [(t, loc, rp)], parent
+            while key is not None and len(chain) <= MAX_DEPTH:
+                row = cstates.get(key)
+                if row is None:  # not a container of this lot's (should not happen): ask
+                    cstates.update(_states(s, keys=[key]))
+                    row = cstates.get(key)
+                    if row is None:
+                        break
+                sightings.append((row[3], row[1], row[2]))
+                key = row[5]
+                if key in chain:
+                    break
+                chain.append(key)
+            loc, rp = _newest(*sightings)
+            count(n, loc, rp, disp, chain)
+    # items of the lot shipped as units of their own (few): the groups counted them by
+    # their containers' shipment; their own comes first
+    own = [k for k in ships if k not in containers and k not in extra]
+    if lot_list and own:
+        own_states = _states(s, keys=own)
+        for key in own:
+            _with_ancestors(s, key, own_states)
+        for key in own:
+            via = next((ships[k] for k in _chain(key, own_states)[1:] if k in ships), None)
+            delivered += (ships[key][5] is not None) - (via is not None and via[5] is not None)
     # extra items: few; resolved one by one
     extra_states = _states(s, keys=extra)
     chain_states = _states(s, keys={r[5] for r in extra_states.values() if r[5]})
@@ -375,7 +382,7 @@ def forward(s, start, limit=None):
             listed.append({"key": r[0], "location": loc, "read_point": rp, "disposition": r[4], "parent": r[5],
                            "top": top, "last_seen": _iso(r[7]), "shipment": ship[1] if ship is not None else None})
     cont_list = sorted(containers) if limit is None else sorted(containers)[:limit]
-    cstates = _states(s, keys=cont_list)
+    cstates.update(_states(s, keys=[k for k in cont_list if k not in cstates]))
     shipments = {}
     for row in ships.values():
         shipments.setdefault(row[1], _shipment_json(row))
@@ -414,19 +421,6 @@ def _with_ancestors(s, key, states):
         if row[5] not in states:
             states.update(_states(s, keys=[row[5]]))
         row = states.get(row[5])
-    return states
-
-
-def _ancestor_states(s, deep):
-    """States of the ancestors above the grandparents in `deep` (rare: pallets in
-    containers), level by level."""
-    states, level = {}, set(deep)
-    for _ in range(MAX_DEPTH):
-        level -= set(states)
-        if not level:
-            break
-        states.update(_states(s, keys=level))
-        level = {states[k][5] for k in level if k in states and states[k][5]}
     return states
 
 

@@ -187,3 +187,23 @@ def test_cli_text_json_csv(chain, database_url, capsys, tmp_path):
     assert main(["trace", "forward", "rubbish", "--database-url", database_url]) == 2
     err = capsys.readouterr().err
     assert "cannot trace" in err and "无法追溯" in err
+
+
+def test_forward_finds_shipments_of_cases_and_loose_items(chain, app):
+    """Units shipped at every level: a case (first container level) and an item on its
+    own, besides the pallet (higher level), each counted once."""
+    masterdata.load(get_db(app).Session, {
+        "orders": [{"number": "SO-2", "customer_name": "Online shop", "customer_region": "CN-11"}],
+        "shipments": [{"number": "SH-2", "order": "SO-2", "status": "in_transit", "units": [CASES[1]]},
+                      {"number": "SH-3", "order": "SO-2", "status": "delivered", "delivered": "2026-11-02T10:00:00Z",
+                       "units": [ITEMS[0]]}]})
+    with get_db(app).Session() as s:
+        r = trace.forward(s, L1)
+    assert [sh["shipment"] for sh in r["shipments"]] == ["SH-1", "SH-2", "SH-3"]
+    assert r["counts"]["orders"] == 2
+    by_key = {i["key"]: i["shipment"] for i in r["items"]}
+    assert by_key[ITEM_KEY % 1] == "SH-3"  # shipped on its own
+    assert by_key[ITEM_KEY % 4] == "SH-2"  # its case's shipment comes before the pallet's
+    assert by_key[ITEM_KEY % 2] == "SH-1"
+    # delivered: the loose item (SH-3) and the two still in the delivered pallet's first case
+    assert r["counts"]["delivered"] == 3
