@@ -6,11 +6,12 @@ Must never store an event twice or commit part of a batch.
 """
 import datetime
 
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from cloud import bulk, state
 from cloud.epcis_ids import class_key, epc_key
+from cloud.master import Gateway
 from cloud.models import Event, IngestBatch, utcnow
 
 EPC_ROLES = (("epcList", "epc"), ("childEPCs", "child"), ("inputEPCList", "input"),
@@ -180,6 +181,8 @@ def store_batch(session_factory, batch_id, site, gateway, events, context=None):
                 if s.get(IngestBatch, batch_id) is not None:
                     return 0, len(events)
                 stored = insert_new(s, events, site=site, gateway=gateway, batch_id=batch_id, context=context)
+                # the gateway's registry row (master data), if any, says when it was last heard
+                s.execute(update(Gateway).where(Gateway.gateway_id == gateway).values(last_seen=utcnow()))
                 s.add(IngestBatch(batch_id=batch_id, site=site, gateway=gateway, events=len(events),
                                   stored=stored, duplicates=len(events) - stored))
                 s.commit()

@@ -5,11 +5,16 @@ and the master data.
 
 Set-based: a forward trace of a lot runs a fixed number of statements whatever the
 number of items (the lot's items are a subquery, never a Python list sent back to
-the database). Read-only: must never write, and never build SQL from strings.
+the database); its biggest read (the items grouped by container) runs on a second
+connection at the same time as the rest, so the counts may be a moment newer than
+the container list when events arrive meanwhile. Read-only: must never write, and
+never build SQL from strings.
 """
+import concurrent.futures
 import urllib.parse
 
 from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session
 
 from cloud.epcis_ids import class_key, dl_path_of_uri, epc_key
 from cloud.master import Batch, Item, Location, RawLot, SalesOrder, Shipment, ShipmentUnit, Supplier
@@ -236,6 +241,14 @@ def _item_groups(s, lot_list):
                      .group_by(*cols)).all()
 
 
+_POOL = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="trace")
+
+
+def _item_groups_apart(bind, lot_list):
+    with Session(bind=bind) as s:
+        return _item_groups(s, lot_list)
+
+
 def _container_states(s, lot_list, higher):
     """States of the lot's first-level containers (through lot_container, no key list
     sent) and of the `higher` ones (listed)."""
@@ -301,6 +314,10 @@ def forward(s, start, limit=None):
              .where(Batch.gtin == gl[0], Batch.lot == gl[1],
                     or_(st.c.lot_key.is_(None), st.c.lot_key.not_in(lot_list))))
         extra.update(s.scalars(q))
+    # the item groups (the biggest read) on a second connection while this one finds
+    # the containers and shipments: two database processes (PostgreSQL) or two
+    # readers of the WAL (SQLite) instead of one after the other
+    groups = _POOL.submit(_item_groups_apart, s.get_bind(), lot_list) if lot_list else None
     containers, first = _containers(s, lot_list, extra)
     lc = LotContainer.__table__
     joins = [(st, st.c.key, (st.c.lot_key.in_(lot_list), st.c.lot_key.is_not(None))),  # the items
@@ -321,8 +338,8 @@ def forward(s, start, limit=None):
             delivered += n
 
     cstates = _container_states(s, lot_list, containers - first) if containers else {}
-    if lot_list:
-        for parent, t, loc, rp, disp, n in _item_groups(s, lot_list):
+    if groups is not None:
+        for parent, t, loc, rp, disp, n in groups.result():
             chain, sightings, key = [parent], [(t, loc, rp)], parent
             while key is not None and len(chain) <= MAX_DEPTH:
                 row = cstates.get(key)

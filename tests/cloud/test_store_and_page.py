@@ -111,3 +111,15 @@ def test_config_file_then_explicit_settings(tmp_path, monkeypatch):
     assert app.config["DEFAULT_LANG"] == "en"
     assert app.config["DATABASE_URL"].endswith("b.db")            # explicit settings beat the file
     get_db(app).dispose()
+
+
+def test_a_stored_batch_marks_its_gateway_as_heard(app):
+    from cloud import masterdata
+    from cloud.master import Gateway
+    Session = get_db(app).Session
+    masterdata.load(Session, {"gateways": [{"id": "gw-1", "site": "site-1"}]})
+    with Session() as s:
+        assert s.query(Gateway).one().last_seen is None
+    store_batch(Session, "batch-0100", "site-1", "gw-1", [pass_event(1, [9])])
+    with Session() as s:
+        assert s.query(Gateway).one().last_seen is not None

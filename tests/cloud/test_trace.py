@@ -207,3 +207,10 @@ def test_forward_finds_shipments_of_cases_and_loose_items(chain, app):
     assert by_key[ITEM_KEY % 2] == "SH-1"
     # delivered: the loose item (SH-3) and the two still in the delivered pallet's first case
     assert r["counts"]["delivered"] == 3
+
+
+def test_cli_on_a_database_without_the_tables_says_what_to_do(tmp_path, capsys):
+    url = "sqlite:///%s" % (tmp_path / "empty.db")
+    assert main(["trace", "backward", ITEMS[0], "--database-url", url]) == 1
+    err = capsys.readouterr().err
+    assert "onecode cloud migrate" in err and "无法读取数据库" in err
