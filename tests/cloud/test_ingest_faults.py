@@ -22,6 +22,7 @@ import time
 import cbor2
 import pytest
 from sqlalchemy import text
+from waiting import wait_until
 
 import protocol
 from cloud.cli import do_migrate
@@ -40,15 +41,6 @@ SEED = int(os.environ.get("ONECODE_FAULT_SEED", "20260207"))
 # Everything is published at once, so the gateway always has batches in flight and the
 # worker is busy from its first batch to its last: a kill lands inside a batch.
 BATCHES_PER_DEVICE, RECS_PER_BATCH, CASES_PER_PASS = 12, 20, 3
-
-
-def wait_for(pred, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return
-        time.sleep(0.05)
-    raise AssertionError("timed out after %.0f s waiting for %s" % (timeout, what))
 
 
 class Child:
@@ -200,18 +192,18 @@ class Rig:
                             env={"DATABASE_URL": db_url})
         self.start_worker()
         self.gateway.start()
-        wait_for(lambda: "-site" in self.gateway.log_text() or not self.gateway.alive(), 30,
+        wait_until(lambda: "-site" in self.gateway.log_text() or not self.gateway.alive(), 30,
                  "the gateway to connect to the site broker")
         self.devices.start()
 
     def start_worker(self):
         self.worker.start()
-        wait_for(lambda: "MQTT connected" in self.worker.log_text() or not self.worker.alive(), 30,
+        wait_until(lambda: "MQTT connected" in self.worker.log_text() or not self.worker.alive(), 30,
                  "the ingest worker to connect")
         assert self.worker.alive(), self.worker.log_text()
 
     def wait_acks(self, more_than, timeout=30):
-        wait_for(lambda: len(self.answers.acks) > more_than, timeout, "the worker to acknowledge a batch")
+        wait_until(lambda: len(self.answers.acks) > more_than, timeout, "the worker to acknowledge a batch")
 
     def acked_between(self, start, end):
         return {a["batch"] for a in self.answers.acks if start <= a["arrived"] <= end}
@@ -222,8 +214,8 @@ class Rig:
 
     def assert_everything_through_once(self, timeout=45):
         """Wait until the gateway's outbox is empty, then check the database."""
-        wait_for(self.devices.all_acked, timeout, "the gateway to acknowledge every device record")
-        wait_for(lambda: self.outbox_count("event") == 0 and self.outbox_count("batch") == 0, timeout,
+        wait_until(self.devices.all_acked, timeout, "the gateway to acknowledge every device record")
+        wait_until(lambda: self.outbox_count("event") == 0 and self.outbox_count("batch") == 0, timeout,
                  "the cloud to acknowledge every gateway batch (worker log: %s)" % self.worker.log)
         engine = make_engine(self.db_url)
         try:
@@ -241,7 +233,7 @@ class Rig:
         assert sum(stored.values()) == len(expected)      # each event counted by one batch
         assert self.answers.errors == [] and self.outbox_count("dead_event") == 0
         # every committed batch was acknowledged, and nothing else was
-        wait_for(lambda: {a["batch"] for a in self.answers.acks} == set(stored), 10,
+        wait_until(lambda: {a["batch"] for a in self.answers.acks} == set(stored), 10,
                  "an ack for every committed batch and for nothing else")
 
     def close(self):
@@ -268,7 +260,7 @@ def test_worker_sigkilled_mid_batch_loses_and_doubles_nothing(database_url, rig)
     rng = random.Random(SEED)
     for k in range(KILLS):
         # this worker has taken a batch through and is busy with the next ones
-        wait_for(lambda: " INFO batch " in rig.worker.log_text(), 30, "the restarted worker to store a batch")
+        wait_until(lambda: " INFO batch " in rig.worker.log_text(), 30, "the restarted worker to store a batch")
         time.sleep(rng.uniform(0.0, 0.3))
         rig.worker.sigkill()
         assert rig.outbox_count("batch") > 0, (

@@ -7,11 +7,12 @@ from hypothesis import strategies as st
 from sqlalchemy import select, text
 
 from cloud import migrate
+from epcis_events import T0, ev
+
 from cloud.db import Database, get_db
 from cloud.models import EpcContainment, EpcState, Event, EventBizTx, LotContainer
 from cloud.store import store_batch
 
-T0 = datetime.datetime(2026, 11, 1, 8, 0, 0)
 FACTORY = "urn:epc:id:sgln:6901234.00001.0"
 DOCK = "urn:epc:id:sgln:6901234.00001.7"
 STORE = "urn:epc:id:sgln:6901234.00009.0"
@@ -21,14 +22,6 @@ ITEMS = ["urn:epc:id:sgtin:6901234.000001.%d" % i for i in range(1, 7)]
 ITEM_KEY = "/01/06901234000016/21/%d"
 CASE_KEY = "/01/16901234000013/21/%d"
 PALLET_KEY = "/00/069012340000000016"
-
-
-def ev(n, etype, **fields):
-    body = {"type": etype, "eventID": "urn:uuid:00000000-0000-4000-8000-%012d" % n,
-            "eventTime": (T0 + datetime.timedelta(minutes=n)).isoformat() + ".000Z",
-            "eventTimeZoneOffset": "+08:00"}
-    body.update(fields)
-    return body
 
 
 def story():

@@ -8,18 +8,18 @@ received at the store; one item is sold there. A second lot L2 is made of other
 flower and must never show up in L1's or JF-7's trace.
 """
 import csv
-import datetime
 import io
 import json
 
 import pytest
+
+from epcis_events import ev
 
 from cloud import masterdata, trace
 from cloud.db import get_db
 from cloud.store import store_batch
 from onecode_cli.main import main
 
-T0 = datetime.datetime(2026, 11, 1, 8, 0, 0)
 FACTORY = "urn:epc:id:sgln:6901234.00001.0"
 DOCK = "urn:epc:id:sgln:6901234.00001.7"
 STORE = "urn:epc:id:sgln:6901234.00009.0"
@@ -51,14 +51,6 @@ MASTER = {
     "shipments": [{"number": "SH-1", "order": "SO-1", "carrier": "SF", "status": "delivered",
                    "shipped": "2026-11-01T08:05:00Z", "delivered": "2026-11-01T09:00:00Z", "units": [PALLET]}],
 }
-
-
-def ev(n, etype, **fields):
-    body = {"type": etype, "eventID": "urn:uuid:00000000-0000-4000-8000-%012d" % n,
-            "eventTime": (T0 + datetime.timedelta(minutes=n)).isoformat() + ".000Z",
-            "eventTimeZoneOffset": "+08:00"}
-    body.update(fields)
-    return body
 
 
 def events():

@@ -6,10 +6,10 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 import urllib.request
 
 import pytest
+from waiting import wait_until
 
 from onecode import epc
 from onecode_cli import brokers
@@ -37,15 +37,6 @@ def procs():
                 p.kill()
                 p.wait()
         f.close()
-
-
-def wait_for(pred, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return
-        time.sleep(0.2)
-    raise AssertionError("timed out waiting for " + what)
 
 
 def test_a_pallet_pass_is_stored_once_and_shown_on_every_item_page(tmp_path, mosquitto, procs):
@@ -78,7 +69,7 @@ def test_a_pallet_pass_is_stored_once_and_shown_on_every_item_page(tmp_path, mos
     def outbox_empty():
         with sqlite3.connect(outbox) as c:
             return c.execute("SELECT COUNT(*) FROM event").fetchone()[0] == 0
-    wait_for(outbox_empty, 30, "the cloud to acknowledge the gateway's batch")
+    wait_until(outbox_empty, 30, "the cloud to acknowledge the gateway's batch")
 
     sscc, cases = pallet_epcs(1, CASES)
     expected = sorted(epc.decode(t).pure_uri for t in [sscc] + cases)
