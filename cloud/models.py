@@ -133,9 +133,9 @@ class EpcState(Base):
     last_biz_step: Mapped[str | None] = mapped_column(String(100))
     # where: the latest event with a readPoint or bizLocation (no bizLocation = in transit)
     read_point: Mapped[str | None] = mapped_column(String(200))
-    biz_location: Mapped[str | None] = mapped_column(String(200), index=True)
+    biz_location: Mapped[str | None] = mapped_column(String(200))
     where_time: Mapped[datetime.datetime | None] = mapped_column(DateTime)
-    disposition: Mapped[str | None] = mapped_column(String(100), index=True)
+    disposition: Mapped[str | None] = mapped_column(String(100))
     disposition_time: Mapped[datetime.datetime | None] = mapped_column(DateTime)
     parent_key: Mapped[str | None] = mapped_column(String(300), index=True)
     parent_time: Mapped[datetime.datetime | None] = mapped_column(DateTime)
@@ -143,16 +143,20 @@ class EpcState(Base):
     emptied_time: Mapped[datetime.datetime | None] = mapped_column(DateTime)
     # lot (/01/{gtin}/10/{lot}) from the commissioning event's ILMD
     lot_key: Mapped[str | None] = mapped_column(String(300))
-    # a forward trace groups a lot's items by where they are without reading the table
+    # a forward trace groups a lot's items by where they are without reading the table.
+    # No index on location or disposition yet: nothing queries them, and each index
+    # costs every upsert; on SQLite the rows are stored in key order (no rowid tree).
     __table_args__ = (Index("epc_state_lot_cover", "lot_key", "parent_key", "where_time", "biz_location",
                             "read_point", "disposition", "key", sqlite_where=text("lot_key IS NOT NULL"),
-                            postgresql_where=text("lot_key IS NOT NULL")),)
+                            postgresql_where=text("lot_key IS NOT NULL")),
+                      {"sqlite_with_rowid": False})
 
 
 class EpcContainment(Base):
     """Every (parent, child) pair an AggregationEvent ADD or OBSERVE ever named: the
     containers an item was ever in (the current parent is in epc_state)."""
     __tablename__ = "epc_containment"
+    __table_args__ = {"sqlite_with_rowid": False}
     parent_key: Mapped[str] = mapped_column(String(300), primary_key=True)
     child_key: Mapped[str] = mapped_column(String(300), primary_key=True, index=True)
 
@@ -161,6 +165,7 @@ class LotContainer(Base):
     """Every container that ever held an item of a lot: a forward trace of a lot finds
     its cases by one index range scan instead of one lookup per item."""
     __tablename__ = "lot_container"
+    __table_args__ = {"sqlite_with_rowid": False}
     lot_key: Mapped[str] = mapped_column(String(300), primary_key=True)
     parent_key: Mapped[str] = mapped_column(String(300), primary_key=True)
 

@@ -36,23 +36,24 @@ def upgrade():
     sa.Column('parent_time', sa.DateTime(), nullable=True),
     sa.Column('emptied_time', sa.DateTime(), nullable=True),
     sa.Column('lot_key', sa.String(length=300), nullable=True),
-    sa.PrimaryKeyConstraint('key')
+    sa.PrimaryKeyConstraint('key'),
+    sqlite_with_rowid=False
     )
-    op.create_index(op.f('ix_epc_state_biz_location'), 'epc_state', ['biz_location'], unique=False)
-    op.create_index(op.f('ix_epc_state_disposition'), 'epc_state', ['disposition'], unique=False)
     op.create_index('epc_state_lot_cover', 'epc_state', ['lot_key', 'parent_key', 'where_time', 'biz_location',
                     'read_point', 'disposition', 'key'], unique=False, sqlite_where=sa.text('lot_key IS NOT NULL'),
                     postgresql_where=sa.text('lot_key IS NOT NULL'))
     op.create_table('epc_containment',
     sa.Column('parent_key', sa.String(length=300), nullable=False),
     sa.Column('child_key', sa.String(length=300), nullable=False),
-    sa.PrimaryKeyConstraint('parent_key', 'child_key')
+    sa.PrimaryKeyConstraint('parent_key', 'child_key'),
+    sqlite_with_rowid=False
     )
     op.create_index(op.f('ix_epc_containment_child_key'), 'epc_containment', ['child_key'], unique=False)
     op.create_table('lot_container',
     sa.Column('lot_key', sa.String(length=300), nullable=False),
     sa.Column('parent_key', sa.String(length=300), nullable=False),
-    sa.PrimaryKeyConstraint('lot_key', 'parent_key')
+    sa.PrimaryKeyConstraint('lot_key', 'parent_key'),
+    sqlite_with_rowid=False
     )
     op.create_index(op.f('ix_epc_state_parent_key'), 'epc_state', ['parent_key'], unique=False)
     op.create_table('event_biz_tx',
@@ -102,6 +103,4 @@ def downgrade():
     op.drop_index(op.f('ix_epc_containment_child_key'), table_name='epc_containment')
     op.drop_table('epc_containment')
     op.drop_index('epc_state_lot_cover', table_name='epc_state')
-    op.drop_index(op.f('ix_epc_state_disposition'), table_name='epc_state')
-    op.drop_index(op.f('ix_epc_state_biz_location'), table_name='epc_state')
     op.drop_table('epc_state')
