@@ -41,3 +41,25 @@ def test_demo_refuses_a_busy_port(tmp_path):
                              capture_output=True, text=True, timeout=30)
     assert out.returncode == 2
     assert "port %d is in use" % port in out.stderr and "端口" in out.stderr
+
+
+def test_a_second_run_waits_for_a_new_pass(tmp_path):
+    """var/ keeps the first run's passes; the second run must wait for its own portal's
+    pass, not declare itself ready on the old page and kill the portal mid-start."""
+    def run():
+        port = brokers.free_port()
+        out = subprocess.run([sys.executable, "-m", "onecode_cli", "demo", "--var", str(tmp_path / "var"),
+                              "--port", str(port), "--cases", "8", "--exit-after-ready"],
+                             capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stdout + out.stderr
+        return out.stdout + out.stderr
+    def events():
+        import sqlite3
+        with sqlite3.connect(str(tmp_path / "var" / "cloud" / "onecode.db")) as c:
+            return c.execute("SELECT COUNT(*) FROM epcis_event").fetchone()[0]
+    run()
+    first = events()
+    log = run()
+    assert "ready in" in log
+    assert events() > first, log  # "ready" meant this run's pass reached the page
+    assert "Traceback" not in log, log
