@@ -249,16 +249,13 @@ def _item_groups_apart(bind, lot_list):
         return _item_groups(s, lot_list)
 
 
-def _container_states(s, lot_list, higher):
-    """States of the lot's first-level containers (through lot_container, no key list
-    sent) and of the `higher` ones (listed)."""
+def _first_level_states(bind, lot_list):
+    """States of the lot's first-level containers, through lot_container (no key list
+    sent), on a connection of its own."""
     st, lc = EpcState.__table__, LotContainer.__table__
-    out = {}
-    if lot_list:
-        q = select(*STATE_COLS).join(lc, lc.c.parent_key == st.c.key).where(lc.c.lot_key.in_(lot_list))
-        out.update((row[0], row) for row in s.execute(q))
-    out.update(_states(s, keys=set(higher) - set(out)))
-    return out
+    q = select(*STATE_COLS).join(lc, lc.c.parent_key == st.c.key).where(lc.c.lot_key.in_(lot_list))
+    with Session(bind=bind) as s:
+        return {row[0]: row for row in s.execute(q)}
 
 
 def _newest(*sightings):
@@ -318,6 +315,7 @@ def forward(s, start, limit=None):
     # the containers and shipments: two database processes (PostgreSQL) or two
     # readers of the WAL (SQLite) instead of one after the other
     groups = _POOL.submit(_item_groups_apart, s.get_bind(), lot_list) if lot_list else None
+    first_states = _POOL.submit(_first_level_states, s.get_bind(), lot_list) if lot_list else None
     containers, first = _containers(s, lot_list, extra)
     lc = LotContainer.__table__
     joins = [(st, st.c.key, (st.c.lot_key.in_(lot_list), st.c.lot_key.is_not(None))),  # the items
@@ -337,7 +335,8 @@ def forward(s, start, limit=None):
         if ship is not None and ship[5] is not None:
             delivered += n
 
-    cstates = _container_states(s, lot_list, containers - first) if containers else {}
+    cstates = first_states.result() if first_states is not None else {}
+    cstates.update(_states(s, keys=containers - set(cstates)))
     if groups is not None:
         for parent, t, loc, rp, disp, n in groups.result():
             chain, sightings, key = [parent], [(t, loc, rp)], parent
