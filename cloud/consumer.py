@@ -16,7 +16,7 @@ import math
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
-from cloud import nfc, verification
+from cloud import consumer_signals, nfc, verification
 from cloud.consumer_links import LinkProblem, parse
 from cloud.db import get_db
 from cloud.i18n import pick, t
@@ -65,11 +65,26 @@ def _counts_as_check():
 
 
 def _checks(s, key):
-    n, first = verification.count_check(s, key) if _counts_as_check() else verification.read_checks(s, key)
+    counted = _counts_as_check()
+    n, first = verification.count_check(s, key) if counted else verification.read_checks(s, key)
     if not n:
         return None
-    return {"n": n, "first": local_time(first, current_app.config["CONSUMER_TZ"]),
-            "often": n > verification.OFTEN_CHECKED}
+    often = n > current_app.config["CHECKS_FLAG_AT"]
+    if often and counted:
+        consumer_signals.record(s, key, "often", count=n)
+    return {"n": n, "first": local_time(first, current_app.config["CONSUMER_TZ"]), "often": often}
+
+
+def _region_warning(s, key, shipments):
+    """The region reported for this check when it contradicts the item's order
+    destination (recorded for the brand when the check counts), else None."""
+    region, source = consumer_signals.reported_region(request.args, request.headers, current_app.config)
+    expected = consumer_signals.expected_region(shipments) if region else None
+    if not consumer_signals.elsewhere(region, expected):
+        return None
+    if _counts_as_check():
+        consumer_signals.record(s, key, "region", region=region, expected=expected, source=source)
+    return region
 
 
 def _product_view(product, company):
@@ -125,6 +140,7 @@ def item_page(page):
         verdict = verification.judge(facts, reasons)
         known = facts["commissioned"] or facts["seen"]
         checks = _checks(s, page.path) if known else None
+        elsewhere = _region_warning(s, page.path, facts["shipments"]) if known else None
     entries = merge(facts["entries"], shipment_entries(facts["shipments"], tz))
     status = 200 if known or tap is not None else 404
     detail = _detail(verdict, facts)
@@ -132,7 +148,7 @@ def item_page(page):
         "consumer/item.html", kind="item", verdict=verdict, detail_key=detail, reasons=reasons, tap=tap,
         gtin=page.gtin, serial=page.serial, product=_product_view(facts["product"], facts["company"]),
         batch=_batch_view(facts["batch"], facts["line"], facts["documents"]), timeline=entries,
-        truncated=facts["truncated"], checks=checks), status
+        truncated=facts["truncated"], checks=checks, elsewhere=elsewhere), status
 
 
 def lot_page(page):
@@ -173,9 +189,11 @@ def init_app(app):
     safety measures on `app`."""
     import os
 
-    from cloud import documents, tracking, web_security
+    from cloud import carrier_api, documents, tracking, web_security
     app.config.setdefault("CONSUMER_TZ", os.environ.get("ONECODE_CONSUMER_TZ", "+08:00"))
     web_security.init_app(app)
     app.register_blueprint(bp)
     app.register_blueprint(tracking.bp)
     app.register_blueprint(documents.bp)
+    app.register_blueprint(carrier_api.bp)
+    consumer_signals.init_app(app)

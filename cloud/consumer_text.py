@@ -39,6 +39,11 @@ TEXT = {
     "often_checked": {"zh": "此码已被验证 %(n)d 次，远多于正常情况。被复制的码会被反复验证：如果您刚买到此商品，请向品牌方核实。",
                       "en": "This code has been checked %(n)d times, far more than usual. A copied code gets checked "
                             "many times: if you have just bought this item, check with the brand."},
+    "checked_elsewhere": {"zh": "您所在的地区不在此商品的发货目的地区之内。这可能并无问题（例如礼品或旅途中购买）；"
+                                "但如果您是在本地商店购买的，它可能已流出授权销售渠道，请向品牌方核实。",
+                          "en": "You are checking this item outside the area it was supplied to. That can be "
+                                "innocent (a gift, a trip); but if you bought it in a shop here, it may have left its "
+                                "authorised sales channel: please check with the brand."},
     "checks_first": {"zh": "这是此码的首次验证。", "en": "This is the first check of this code."},
     "checks_count": {"zh": "首次验证于 %(time)s · 已验证 %(n)d 次", "en": "First verified on %(time)s · verified %(n)d times"},
     # product and batch
@@ -121,6 +126,28 @@ TEXT = {
     "unit_items": {"zh": "共 %(n)d 件商品", "en": "Items: %(n)d"},
     "verify_link": {"zh": "验证", "en": "Verify"},
     "more_items": {"zh": "另有 %(n)d 件未列出", "en": "%(n)d more not listed"},
+    # carrier events (cloud.carrier_api) and exceptions, each with what happens next
+    "carrier_picked_up": {"zh": "承运商已揽收", "en": "Picked up by the carrier"},
+    "carrier_in_transit": {"zh": "运输中", "en": "In transit"},
+    "carrier_at_hub": {"zh": "到达转运中心", "en": "At a hub"},
+    "carrier_out_for_delivery": {"zh": "派送中", "en": "Out for delivery"},
+    "carrier_delivered": {"zh": "已签收", "en": "Delivered"},
+    "carrier_damaged": {"zh": "异常：承运商报告货物破损", "en": "Exception: the carrier reports the goods damaged"},
+    "carrier_lost": {"zh": "异常：承运商报告货物丢失", "en": "Exception: the carrier reports the parcel lost"},
+    "promised_at": {"zh": "承诺送达", "en": "Promised by"},
+    "exc_late": {"zh": "延误：已超过承诺送达时间（%(time)s）", "en": "Late: it was promised by %(time)s"},
+    "exc_late_delivered": {"zh": "延误：晚于承诺送达时间（%(time)s）签收", "en": "Late: delivered after the promised %(time)s"},
+    "exc_late_next": {"zh": "承运商仍在派送。我们正在跟进，新的进展会显示在此页。",
+                      "en": "The carrier is still delivering it. We are following it up; news will show on this page."},
+    "exc_late_delivered_next": {"zh": "给您带来不便，我们深表歉意。如有问题请联系我们。",
+                                "en": "We are sorry for the wait. If anything is wrong, contact us."},
+    "exc_damaged": {"zh": "破损：承运商报告货物在运输中受损", "en": "Damaged: the carrier reports the goods were damaged in transport"},
+    "exc_damaged_next": {"zh": "签收时请检查包装和商品：可拒收破损包裹；或保留商品和包装并联系我们，我们会为您补发或退款。",
+                         "en": "Check the parcel and the goods when they arrive: you may refuse a damaged parcel, or "
+                               "keep the goods and packaging and contact us for a replacement or a refund."},
+    "exc_lost": {"zh": "丢失：承运商报告包裹丢失", "en": "Lost: the carrier reports the parcel lost"},
+    "exc_lost_next": {"zh": "我们会为您重新发货或退款，并与您联系；您无需做任何事。",
+                      "en": "We will send it again or refund you, and contact you; you need do nothing."},
     # error pages: they never say whether a code or an order exists
     "not_found_detail": {"zh": "此页面不存在，或链接不完整。", "en": "This page does not exist, or the link is incomplete."},
     "error_title": {"zh": "出错了", "en": "Something went wrong"},

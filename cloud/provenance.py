@@ -11,9 +11,11 @@ aggregation), and words each step. Read-only; must never read an event per row
 (no N+1), and never show internal ids (event ids, device ids) to consumers.
 """
 import datetime
+import functools
 
-from sqlalchemy import or_, select
+from sqlalchemy import Integer, bindparam, or_, select
 from sqlalchemy.orm import aliased
+from sqlalchemy.sql.elements import BindParameter
 
 from cloud.epcis_ids import epc_key
 from cloud.i18n import pick, t
@@ -48,27 +50,36 @@ def _step(value):
 
 
 def containers_of(key):
-    """Subqueries of the keys of every container `key` (or any of a list of keys) was
-    ever in, two levels up."""
-    keys = [key] if isinstance(key, str) else list(key)
+    """Subqueries of the keys of every container `key` (or any of a list of keys, or
+    an expanding bind parameter) was ever in, two levels up."""
+    keys = [key] if isinstance(key, str) else key if isinstance(key, BindParameter) else list(key)
     l1 = select(EpcContainment.parent_key).where(EpcContainment.child_key.in_(keys))
     l2 = select(EpcContainment.parent_key).where(EpcContainment.child_key.in_(l1))
     return l1, l2
 
 
+@functools.cache
+def _fetch_statement(with_containers):
+    """Built once: a page's share of the work is then only executing it (building and
+    keying a statement this size cost more than SQLite's work on it)."""
+    cond = [EventEpc.key.in_(bindparam("own", expanding=True))]
+    if with_containers:
+        l1, l2 = containers_of(bindparam("keys", expanding=True))
+        cond += [EventEpc.key.in_(l1), EventEpc.key.in_(l2)]
+    return (select(*_COLS).join(EventEpc, EventEpc.event_pk == Event.id)
+            .outerjoin(_RP, _RP.sgln == Event.read_point).outerjoin(_RPP, _RPP.id == _RP.parent_id)
+            .outerjoin(_BL, _BL.sgln == Event.biz_location)
+            .where(or_(*cond)).order_by(Event.event_time, Event.id).limit(bindparam("max_rows", type_=Integer)))
+
+
 def fetch(s, key, lot_key=None, with_containers=True):
     """The rows `build` needs: one statement whatever the history. `key`: a code or a
     list of codes."""
-    own = ([key] if isinstance(key, str) else list(key)) + ([lot_key] if lot_key else [])
-    cond = [EventEpc.key.in_(own)]
+    keys = [key] if isinstance(key, str) else list(key)
+    params = {"own": keys + ([lot_key] if lot_key else []), "max_rows": MAX_EVENTS}
     if with_containers:
-        l1, l2 = containers_of(key)
-        cond += [EventEpc.key.in_(l1), EventEpc.key.in_(l2)]
-    q = (select(*_COLS).join(EventEpc, EventEpc.event_pk == Event.id)
-         .outerjoin(_RP, _RP.sgln == Event.read_point).outerjoin(_RPP, _RPP.id == _RP.parent_id)
-         .outerjoin(_BL, _BL.sgln == Event.biz_location)
-         .where(or_(*cond)).order_by(Event.event_time, Event.id).limit(MAX_EVENTS))
-    return s.execute(q).all()
+        params["keys"] = keys
+    return s.execute(_fetch_statement(with_containers), params).all()
 
 
 class _Ev:
@@ -284,6 +295,17 @@ def shipment_entries(shipments, tz):
                                   t("tl_handed_over", carrier=sh["carrier"] or t("carrier_unknown"))))
         if sh["delivered"]:
             out.append(_synthetic("delivered", sh["delivered"], tz, t("tl_delivered")))
+    return out
+
+
+def carrier_entries(events, tz):
+    """Timeline steps of the carrier's events [(status, utc, place)]: kind
+    carrier_<status>, with the place the carrier named."""
+    out = []
+    for status, utc, place in events:
+        e = _synthetic("carrier_" + status, utc, tz, t("carrier_" + status))
+        e["place"] = place
+        out.append(e)
     return out
 
 

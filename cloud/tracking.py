@@ -1,8 +1,11 @@
 """Order tracking at `/track/{token}`: the unguessable token on the customer's
 receipt (shipment.tracking_token) opens the shipment's status steps (待揽收 → 已揽收 →
 运输中 → 派送中 → 已签收, or 异常 with what happens next), its carrier, shipped and
-delivered times, the items it carries with their verification links, and the
-provenance of its pallets.
+delivered times, the items it carries with their verification links, the
+provenance of its pallets and the carrier's own events (cloud.carrier_api). The
+status is the furthest of the master data's and the carrier's latest event's; a
+damaged or lost report, and "late" past the promised delivery time
+(shipment_promise), are each shown plainly with what happens next.
 
 A token that is malformed or unknown gets the same 404 page as any missing page:
 nothing tells an unknown token from a wrong one. Must never show the customer's name
@@ -15,10 +18,11 @@ from flask import Blueprint, abort, current_app, render_template
 from sqlalchemy import or_, select
 
 from cloud import provenance
+from cloud.carrier_models import EXCEPTIONS, CarrierEvent, ShipmentPromise
 from cloud.db import get_db
 from cloud.i18n import pick, t
 from cloud.master import SalesOrder, Shipment, ShipmentUnit
-from cloud.models import EpcContainment, Product
+from cloud.models import EpcContainment, Product, utcnow
 from cloud.web_security import check_rate
 
 bp = Blueprint("tracking", __name__)
@@ -28,6 +32,9 @@ STEPS = ("created", "picked_up", "in_transit", "out_for_delivery", "delivered")
 MAX_UNITS = 200
 MAX_ITEMS = 500
 SHOW_ITEMS = 100
+MAX_CARRIER_EVENTS = 200
+CARRIER_STEP = {"picked_up": "picked_up", "in_transit": "in_transit", "at_hub": "in_transit",
+                "out_for_delivery": "out_for_delivery", "delivered": "delivered"}
 
 
 @bp.before_request
@@ -42,6 +49,28 @@ def steps(status):
         return [(s, "todo") for s in STEPS]
     now = STEPS.index(status)
     return [(s, "done" if i < now else "current" if i == now else "todo") for i, s in enumerate(STEPS)]
+
+
+def progress(status, carrier_events, delivered, promised, now):
+    """(status shown, delivered time, [exception kinds]) from the master data's status
+    and delivered time, the carrier's events [(status, utc, place)] in time order and
+    the promised delivery time. A damaged or lost report as the latest event makes
+    the status 'exception'; late is past the promise (or delivered after it)."""
+    shown = status
+    if carrier_events:
+        last = carrier_events[-1][0]
+        if last in EXCEPTIONS:
+            shown = "exception"
+        else:
+            mine = STEPS.index(CARRIER_STEP[last])
+            shown = STEPS[max(mine, STEPS.index(status))] if status in STEPS else STEPS[mine]
+        if delivered is None:
+            delivered = next((u for st, u, _p in carrier_events if st == "delivered"), None)
+    kinds = []
+    if promised is not None and ((delivered or now) > promised):
+        kinds.append("late_delivered" if delivered else "late")
+    kinds += [k for k in EXCEPTIONS if any(st == k for st, _u, _p in carrier_events)]
+    return shown, delivered, kinds
 
 
 def _contents(s, units):
@@ -64,8 +93,10 @@ def track(token):
     tz = current_app.config["CONSUMER_TZ"]
     with get_db(current_app).Session() as s:
         row = s.execute(select(Shipment.id, Shipment.number, Shipment.status, Shipment.carrier,
-                               Shipment.carrier_tracking, Shipment.shipped, Shipment.delivered, SalesOrder.number)
+                               Shipment.carrier_tracking, Shipment.shipped, Shipment.delivered, SalesOrder.number,
+                               ShipmentPromise.promised)
                         .join(SalesOrder, SalesOrder.id == Shipment.order_id)
+                        .outerjoin(ShipmentPromise, ShipmentPromise.shipment_id == Shipment.id)
                         .where(Shipment.tracking_token == token)).first()
         if row is None:
             abort(404)
@@ -75,9 +106,18 @@ def track(token):
         gtins = sorted({k.split("/")[2] for k in items})
         products = {p.gtin: p for p in s.scalars(select(Product).where(Product.gtin.in_(gtins)))} if gtins else {}
         rows = provenance.fetch(s, units, with_containers=False) if units else []
+        carrier_events = [tuple(r) for r in s.execute(
+            select(CarrierEvent.status, CarrierEvent.event_time, CarrierEvent.place)
+            .where(CarrierEvent.shipment_id == row[0])
+            .order_by(CarrierEvent.event_time, CarrierEvent.id).limit(MAX_CARRIER_EVENTS))]
     entries, _ = provenance.build(rows, units)
+    status, delivered, exceptions = progress(row[2], carrier_events, row[6], row[8], utcnow())
     ship = {"carrier": row[3], "shipped": row[5], "delivered": row[6]}
-    timeline = provenance.merge(entries, provenance.shipment_entries([ship], tz))
+    timeline = provenance.merge(entries, provenance.shipment_entries([ship], tz)
+                                + provenance.carrier_entries(carrier_events, tz))
+    promised = provenance.local_time(row[8], tz) if row[8] else None
+    notices = [{"kind": k, "what": t("exc_" + k, time=promised) if k.startswith("late") else t("exc_" + k),
+                "next": t("exc_%s_next" % k)} for k in exceptions]
     for e in timeline:
         if e["subject"] and len(units) > 1:
             e["unit"] = provenance.unit_name(e["subject"])
@@ -85,10 +125,11 @@ def track(token):
                "name": pick(products[k.split("/")[2]].name_zh, products[k.split("/")[2]].name_en)
                if k.split("/")[2] in products else t("unnamed_product")} for k in items[:SHOW_ITEMS]]
     resp = current_app.make_response(render_template(
-        "tracking/track.html", order=row[7], shipment=row[1], status=row[2], steps=steps(row[2]),
+        "tracking/track.html", order=row[7], shipment=row[1], status=status, steps=steps(status),
         carrier=row[3], carrier_tracking=row[4],
         shipped=provenance.local_time(row[5], tz) if row[5] else None,
-        delivered=provenance.local_time(row[6], tz) if row[6] else None,
+        delivered=provenance.local_time(delivered, tz) if delivered else None, promised=promised,
+        notices=notices,
         units=[provenance.unit_name(u) for u in units], items=listed,
         more_items=max(0, len(items) - SHOW_ITEMS), items_truncated=more, timeline=timeline))
     resp.headers["Cache-Control"] = "no-store"

@@ -17,9 +17,10 @@ Each page reads a fixed number of statements (no per-event or per-unit query).
 Must never write, except `count_check`, and never decide from unauthenticated data.
 """
 import datetime
+import functools
 import urllib.parse
 
-from sqlalchemy import String, case, exists, func, literal, or_, select
+from sqlalchemy import String, bindparam, case, exists, func, literal, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from cloud import provenance
@@ -30,7 +31,7 @@ from cloud.models import EpcContainment, EpcState, Event, EventEpc, Product, utc
 
 PUBLIC_DOCUMENTS = ("qc_report", "certificate")
 RECALLED = ("recalled", "urn:epcglobal:cbv:disp:recalled")  # CBV 2.0 bare word, CBV 1.x URI
-OFTEN_CHECKED = 50  # checks of one code above which the page warns (a copied code is checked often)
+OFTEN_CHECKED = 50  # default CHECKS_FLAG_AT: checks above which the page warns and the brand is told
 MAX_CONTENTS = 2000  # units of a pallet or shipment read for the summary
 
 
@@ -44,23 +45,37 @@ def _batch_and_line(s, gtin, lot):
                      .where(Batch.gtin == gtin, Batch.lot == lot)).first() or (None, None)
 
 
+# The statements every page runs are built once (functools.cache) and executed with
+# parameters: building and keying them cost more than the database's work on them.
+
+@functools.cache
+def _documents_statement():
+    return (select(Document.kind, Document.filename, Document.sha256, Document.size)
+            .where(Document.batch_id == bindparam("batch_id"), Document.kind.in_(PUBLIC_DOCUMENTS))
+            .order_by(Document.id))
+
+
 def documents(s, batch):
     if batch is None:
         return []
-    q = (select(Document.kind, Document.filename, Document.sha256, Document.size)
-         .where(Document.batch_id == batch.id, Document.kind.in_(PUBLIC_DOCUMENTS)).order_by(Document.id))
-    return [{"kind": r[0], "filename": r[1], "sha256": r[2], "size": r[3]} for r in s.execute(q)]
+    return [{"kind": r[0], "filename": r[1], "sha256": r[2], "size": r[3]}
+            for r in s.execute(_documents_statement(), {"batch_id": batch.id})]
+
+
+@functools.cache
+def _shipments_statement():
+    l1, l2 = provenance.containers_of(bindparam("keys", expanding=True))
+    return (select(ShipmentUnit.key, Shipment.carrier, Shipment.shipped, Shipment.delivered, Shipment.status,
+                   SalesOrder.customer_region)
+            .join(Shipment, Shipment.id == ShipmentUnit.shipment_id)
+            .join(SalesOrder, SalesOrder.id == Shipment.order_id)
+            .where(or_(ShipmentUnit.key == bindparam("key"), ShipmentUnit.key.in_(l1), ShipmentUnit.key.in_(l2))))
 
 
 def shipments_of(s, key):
     """Shipments of `key` or of a container it was ever in (master data)."""
-    l1, l2 = provenance.containers_of(key)
-    q = (select(ShipmentUnit.key, Shipment.carrier, Shipment.shipped, Shipment.delivered, Shipment.status,
-                SalesOrder.customer_region)
-         .join(Shipment, Shipment.id == ShipmentUnit.shipment_id).join(SalesOrder, SalesOrder.id == Shipment.order_id)
-         .where(or_(ShipmentUnit.key == key, ShipmentUnit.key.in_(l1), ShipmentUnit.key.in_(l2))))
     return [{"unit": r[0], "carrier": r[1], "shipped": r[2], "delivered": r[3], "status": r[4], "region": r[5]}
-            for r in s.execute(q)]
+            for r in s.execute(_shipments_statement(), {"key": key, "keys": [key]})]
 
 
 def _with_me(shipments, key, inside):
@@ -85,14 +100,18 @@ def _is_recalled(disposition):
     return bool(disposition) and disposition.rsplit(":", 1)[-1] == "recalled"
 
 
+@functools.cache
+def _item_statement():
+    k = select(bindparam("k", type_=String(300)).label("k"), bindparam("g", type_=String(14)).label("g")).subquery()
+    return (select(Item, EpcState, Product, Company, Batch, Location).select_from(k)
+            .outerjoin(Item, Item.key == k.c.k).outerjoin(EpcState, EpcState.key == k.c.k)
+            .outerjoin(Product, Product.gtin == k.c.g).outerjoin(Company, Company.id == Product.company_id)
+            .outerjoin(Batch, Batch.id == Item.batch_id).outerjoin(Location, Location.id == Batch.line_id))
+
+
 def item(s, key, gtin):
     """Facts of the item page: product, company, batch, line, documents, state, timeline."""
-    k = _one_row(key, gtin)
-    row = s.execute(
-        select(Item, EpcState, Product, Company, Batch, Location).select_from(k)
-        .outerjoin(Item, Item.key == k.c.k).outerjoin(EpcState, EpcState.key == k.c.k)
-        .outerjoin(Product, Product.gtin == k.c.g).outerjoin(Company, Company.id == Product.company_id)
-        .outerjoin(Batch, Batch.id == Item.batch_id).outerjoin(Location, Location.id == Batch.line_id)).one()
+    row = s.execute(_item_statement(), {"k": key, "g": gtin}).one()
     it, state, product, company, batch, line = row
     lot_key = lot_path(batch.gtin, batch.lot) if batch else (state.lot_key if state else None)
     if batch is None and lot_key:
@@ -174,15 +193,19 @@ def judge(facts, reasons):
     return "genuine" if facts["commissioned"] else "unknown"
 
 
+@functools.cache
+def _count_statement(dialect):
+    ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(CodeCheck)
+    return ins.values(key=bindparam("ck"), checks=1, first_check=bindparam("t1"),
+                      last_check=bindparam("t2")).on_conflict_do_update(
+        index_elements=[CodeCheck.key], set_={"checks": CodeCheck.checks + 1, "last_check": ins.excluded.last_check}
+    ).returning(CodeCheck.checks, CodeCheck.first_check)
+
+
 def count_check(s, key, now=None):
     """One more check of `key` -> (checks, first check time UTC); commits."""
     now = now or utcnow()
-    name = s.get_bind().dialect.name
-    ins = (postgresql.insert if name == "postgresql" else sqlite.insert)(CodeCheck)
-    stmt = ins.values(key=key, checks=1, first_check=now, last_check=now).on_conflict_do_update(
-        index_elements=[CodeCheck.key], set_={"checks": CodeCheck.checks + 1, "last_check": ins.excluded.last_check}
-    ).returning(CodeCheck.checks, CodeCheck.first_check)
-    checks, first = s.execute(stmt).one()
+    checks, first = s.execute(_count_statement(s.get_bind().dialect.name), {"ck": key, "t1": now, "t2": now}).one()
     s.commit()
     return checks, first
 

@@ -1,6 +1,7 @@
 """Alembic environment: takes the URL from the config set by cloud.migrate."""
 from alembic import context
 
+from cloud import carrier_models  # noqa: F401 - the carrier API's tables
 from cloud import consumer_models  # noqa: F401 - the consumer pages' table too
 from cloud import master  # noqa: F401 - the master-data tables belong to the metadata
 from cloud.db import make_engine

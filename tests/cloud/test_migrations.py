@@ -2,6 +2,7 @@
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
+from cloud import carrier_models  # noqa: F401 - the carrier API's tables
 from cloud import consumer_models  # noqa: F401 - as are the consumer pages' tables
 from cloud import master  # noqa: F401 - the master-data tables are part of the schema
 from cloud.db import get_db

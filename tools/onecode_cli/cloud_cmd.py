@@ -1,4 +1,4 @@
-"""`onecode cloud migrate|seed-demo|load-master|serve|ingest`: the cloud service's
+"""`onecode cloud migrate|seed-demo|load-master|serve|ingest|carrier-token`: the cloud service's
 parts, one at a time.
 
 Configuration: flags, else environment (DATABASE_URL, ONECODE_CLOUD_BROKER), else the
@@ -32,6 +32,11 @@ def register(sub):
     lm.add_argument("--files-dir", help="where batch documents are stored (env ONECODE_FILES_DIR; "
                     "default var/cloud/files)")
     lm.set_defaults(func=_load_master)
+
+    ct = csub.add_parser("carrier-token", help="make an API token for a carrier and print it once / 生成承运商接口令牌")
+    db_flag(ct)
+    ct.add_argument("carrier", metavar="CARRIER", help="the carrier's name exactly as in the shipments' carrier field")
+    ct.set_defaults(func=_carrier_token)
 
     s = csub.add_parser("serve", help="serve pages and APIs / 运行网页与接口服务")
     db_flag(s)
@@ -109,6 +114,34 @@ def _load_master(args):
     if args.files_dir:
         app.config["FILES_DIR"] = args.files_dir
     return load_master_report(app, args.file)
+
+
+def _carrier_token(args):
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from cloud.carrier_api import issue_token
+    from cloud.db import get_db
+    try:
+        app = _app(args)
+    except BadDatabaseUrl as exc:
+        return _report(exc)
+    try:
+        token = issue_token(get_db(app).Session, args.carrier)
+    except ValueError as exc:
+        get_db(app).dispose()
+        print("error: %s / 承运商名称须为 1-64 个字符，与发货单的承运商一致" % exc, file=sys.stderr)
+        return 2
+    except SQLAlchemyError as exc:
+        get_db(app).dispose()
+        detail = str(exc).splitlines()[0]
+        print("error: could not store the token (is the database migrated? `onecode cloud migrate`): %s"
+              " / 无法保存令牌（是否已执行 onecode cloud migrate？）：%s" % (detail, detail), file=sys.stderr)
+        return 1
+    get_db(app).dispose()
+    print(token)
+    print("API token for %s: shown once, only its hash is stored; send it as 'Authorization: Bearer <token>' "
+          "to POST /api/carrier/events / 承运商接口令牌仅显示一次" % args.carrier, file=sys.stderr)
+    return 0
 
 
 def _serve(args):
