@@ -29,6 +29,11 @@ def add_arguments(p):
     p.add_argument("--shutdown-wait-s", type=float, metavar="S",
                    help="on SIGTERM, wait this long for acks in flight (default %g)"
                         % config.DEFAULTS["shutdown_wait_s"])
+    p.add_argument("--http-listen", metavar="HOST:PORT",
+                   help="status page and API address, or off (default %s; env ONECODE_GW_HTTP_LISTEN). The "
+                        "technician API needs api_token (env ONECODE_GW_API_TOKEN)" % config.DEFAULTS["http_listen"])
+    p.add_argument("--workers", metavar="N",
+                   help="worker processes preparing device batches, or auto (default %s)" % config.DEFAULTS["workers"])
     p.add_argument("--log-level", default="INFO")
 
 
@@ -40,7 +45,7 @@ def run(args):
             "cloud_broker": args.cloud_broker, "outbox": args.outbox,
             "outbox_full_policy": args.outbox_full_policy, "outbox_max_events": args.outbox_max_events,
             "outbox_max_bytes": args.outbox_max_bytes, "outbox_max_age_s": args.outbox_max_age_s,
-            "shutdown_wait_s": args.shutdown_wait_s})
+            "shutdown_wait_s": args.shutdown_wait_s, "http_listen": args.http_listen, "workers": args.workers})
     except config.ConfigError as exc:
         print("error: %s" % exc, file=sys.stderr)
         return 2

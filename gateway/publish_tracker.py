@@ -32,6 +32,11 @@ class PublishTracker:
             elif len(self._early) < 65536:  # ids wrap at 65535; an untracked publish must not grow this
                 self._early.add(mid)
 
+    def waiting(self, mid):
+        """True while the broker has not acknowledged publish `mid`."""
+        with self._lock:
+            return mid in self._waiting
+
     def pending(self):
         with self._lock:
             return len(self._waiting)

@@ -1,17 +1,20 @@
 """The gateway process: intake from the site broker, outbox, forwarding to the cloud.
 
 A small asyncio program. paho runs its network threads (protocol.mqtt.Link); every
-message is handed to the event loop and handled there, in order. The device is
-acknowledged only after its batch is committed to the outbox; outbox events leave
-only when the cloud acknowledged their batch. At the outbox's bounds the configured
-policy applies (gateway/bounds.py) and an alarm is raised: in the log, in the
-counters and in the retained status message on the site broker. A stop (SIGTERM)
-takes no more device batches, flushes acks, waits a bounded time for the cloud's
-acks and closes the outbox cleanly. Must never block the loop for long, acknowledge
-anything not yet committed, or hit a bound silently.
+message is handed to the event loop and handled there, in order. Device batches are
+decoded, checked and enriched by worker processes (gateway/workers.py; `workers: 0`
+does it in this process) and come back in the order they arrived; each turn of the
+loop commits the ones ready to the outbox in one transaction (one fsync for the
+group), and only then is each device acknowledged; cloud acks are applied together.
+Outbox events leave only when the cloud acknowledged their batch; a cloud batch is
+the stored CBOR of its events, framed, never decoded again. At the outbox's bounds
+the configured policy applies (gateway/backpressure.py) and an alarm is raised. A
+stop (SIGTERM) takes no more device batches, flushes acks, waits a bounded time for
+the cloud's acks and closes the outbox cleanly. Must never block the loop for long,
+acknowledge anything not yet committed, or hit a bound silently.
 """
 import asyncio
-import json
+import collections
 import logging
 import sqlite3
 import time
@@ -19,21 +22,23 @@ import time
 import cbor2
 
 import protocol
-from gateway import enrich
+from gateway.backpressure import Backpressure
 from gateway.bounds import Alarms, Bounds, bytes_words, duration_words, status_message
-from gateway.outbox import Outbox
+from gateway.clock import Clocks
+from gateway.device_services import DeviceServices
+from gateway.health import DeviceTable, Rate
+from gateway.outbox import Outbox, cloud_batch_payload
 from gateway.publish_tracker import PublishTracker
 from gateway.registry import Registry
+from gateway.workers import ClockView, Preparer, Ready, auto_workers, prepare
 from onecode import wire
 from protocol.mqtt import Link, redact_url
 
 log = logging.getLogger("gateway")
 
-# Retained gateway status on the site broker (wire.schema.json `gatewayStatus`).
-# Belongs beside the other topic templates in onecode.wire once firmware needs it.
-GATEWAY_STATUS = "onecode/{site}/gw/{gw}/status"
-
-TICK_S = 0.5  # bounds and status are looked at this often
+TICK_S = 0.5          # bounds and status are looked at this often
+GROUP_BATCHES = 32    # device batches committed together at most (their acks wait for the group)
+CHUNK_BATCHES = 8     # device batches sent to a worker together
 
 ERRORS = {
     # code: (en, zh)
@@ -42,30 +47,53 @@ ERRORS = {
     "too_large": ("batch is too large", "批次数据过大"),
     "topic": ("device id in topic and payload differ", "主题与数据中的设备号不一致"),
     "epc": ("a tag's EPC could not be decoded", "标签 EPC 无法解码"),
+    "clock": ("the device time is implausible", "设备时间不可信"),
 }
 
 
-class Gateway:
+class Prepared:
+    """A device batch decoded and enriched, waiting for its group's commit."""
+
+    __slots__ = ("dev", "epoch", "boot", "items", "records", "replays", "done", "problems", "time_problems",
+                 "received")
+
+    def __init__(self, dev, epoch, boot, items, records, replays, done, problems, time_problems, received):
+        self.dev, self.epoch, self.boot, self.items, self.records = dev, epoch, boot, items, records
+        self.replays, self.done, self.problems, self.time_problems = replays, done, problems, time_problems
+        self.received = received
+
+
+class Gateway(Backpressure, DeviceServices):
     def __init__(self, cfg):
         self.cfg = cfg
         self.site = cfg["site"]
         self.gw = cfg["gateway_id"]
         self.outbox = Outbox(cfg["outbox"])
+        if self.outbox.migrated:
+            log.warning("outbox %s converted to layout 2: %d events kept", cfg["outbox"], self.outbox.migrated)
         self.registry = Registry(cfg["registry"])
         for dev, info in cfg["devices"].items():
             self.registry.upsert(dev, info)
         self.bounds = Bounds.from_config(cfg)
         self.alarms = Alarms()
+        self.clocks = Clocks(cfg["time_max_skew_ms"])
+        self.health = DeviceTable(cfg["device_silent_s"])
+        self.rate_in = Rate()       # device records committed, per second over the last minute
+        self.rate_acked = Rate()    # events the cloud acknowledged
+        self.web = None
+        self._rev = 0
         self.counters = {"batches_in": 0, "records_in": 0, "replays": 0, "rejected": 0,
                          "events_out": 0, "events_acked": 0, "bad_cloud_acks": 0, "tag_problems": 0,
                          "store_errors": 0, "set_aside": 0, "held_batches": 0, "held_records": 0,
                          "dropped_events": 0, "expired_events": 0, "alarms_raised": 0,
-                         "left_while_stopping": 0}
+                         "left_while_stopping": 0, "bad_device_time": 0}
         self.batch_topic_tpl = wire.DEVICE_BATCH.replace("{site}", self.site)
+        self.heartbeat_topic_tpl = wire.DEVICE_HEARTBEAT.replace("{site}", self.site)
+        self.device_status_tpl = wire.DEVICE_STATUS.replace("{site}", self.site)
         self.cloud_batch_topic = wire.topic(wire.CLOUD_BATCH, site=self.site, gw=self.gw)
         self.cloud_ack_topic = wire.topic(wire.CLOUD_ACK, site=self.site, gw=self.gw)
         self.cloud_error_topic = wire.topic(wire.CLOUD_ERROR, site=self.site, gw=self.gw)
-        self.status_topic = wire.topic(GATEWAY_STATUS, site=self.site, gw=self.gw)
+        self.status_topic = wire.topic(wire.GATEWAY_STATUS, site=self.site, gw=self.gw)
         self.site_acks = PublishTracker()
         self.queue = None
         self.site_link = None
@@ -77,53 +105,145 @@ class Gateway:
         self._status_due = True
         self._failed_ops = {}      # outbox operation -> last error, while it keeps failing
         self._held_devs = set()    # devices already named in the log during this hold
+        self._epochs_seen = set()  # (dev, epoch) named in the log once per run
+        workers = cfg["workers"]
+        self.preparer = Preparer(auto_workers() if workers == "auto" else int(workers))
+        self._pipeline = collections.deque()  # chunks of device batches being prepared, in arrival order
 
-    # --- message handling (event loop) ---
+    # --- site messages (event loop) ---
+    def handle_site_message(self, topic, payload, received_ts=None):
+        if wire.topic_ids(self.batch_topic_tpl, topic) is not None:
+            return self.handle_device_batches([(topic, payload, received_ts)])
+        ids = wire.topic_ids(self.heartbeat_topic_tpl, topic)
+        if ids is not None:
+            return self.handle_heartbeat(ids["dev"], payload, received_ts)
+        ids = wire.topic_ids(self.device_status_tpl, topic)
+        if ids is not None:
+            return self.handle_device_status(ids["dev"], payload, received_ts)
+
     def handle_device_batch(self, topic, payload, received_ts=None):
-        received_ts = time.time() if received_ts is None else received_ts
+        self.handle_device_batches([(topic, payload, received_ts)])
+
+    def _prepare_args(self, topic, payload, received_ts):
+        """(dev, the arguments of workers.prepare), or None for a topic not ours."""
         ids = wire.topic_ids(self.batch_topic_tpl, topic)
         if ids is None:
-            return
+            return None
         dev = ids["dev"]
-        try:
-            msg = protocol.decode("deviceBatch", payload)
-            if msg["dev"] != dev:
-                raise protocol.WireError("topic", "topic device %s, payload device %s" % (dev, msg["dev"]))
-        except protocol.WireError as exc:
+        c = self.clocks.get(dev)
+        view = ClockView(c.skew_ms, c.ppm) if c is not None else None
+        return dev, (self.site, self.cfg["tz_offset"], dev, payload, received_ts, self.registry.get(dev), view,
+                     dict(self.outbox.progress_of(dev)))
+
+    def _prepared(self, dev, received_ts, result):
+        """workers.prepare's answer -> a Prepared, or None when the batch was rejected
+        (counted, and the device told why)."""
+        if not isinstance(result, Ready):
             self.counters["rejected"] += 1
-            log.warning("rejected batch from %s: %s", dev, exc)
-            self.send_error(dev, exc.code, str(exc))
-            return
-        info = self.registry.get(dev)
-        items, problems = [], []
-        for rec in msg["recs"]:
-            events, probs = enrich.record_events(self.site, self.cfg["tz_offset"], dev, info,
-                                                 msg["epoch"], rec, received_ts)
-            items.append((rec["seq"], events))
-            problems.extend(probs)
-        done = self.outbox.progress(dev, msg["epoch"])
-        fresh = [(seq, evs) for seq, evs in items if seq > done]
-        if fresh and not self._admit(fresh):
-            self._hold(dev, msg["epoch"], fresh, done, any(seq <= done for seq, _ in items))
+            log.warning("rejected batch from %s: %s", dev, result.text)
+            self.send_error(dev, result.code, result.text)
+            return None
+        return Prepared(dev, result.epoch, result.boot, result.items, result.records, result.replays,
+                        self.outbox.progress(dev, result.epoch), result.problems, result.time_problems, received_ts)
+
+    def prepare_device_batch(self, topic, payload, received_ts):
+        """Decode, check and enrich one device batch here and now: a Prepared or None."""
+        found = self._prepare_args(topic, payload, received_ts)
+        if found is None:
+            return None
+        dev, args = found
+        return self._prepared(dev, received_ts, prepare(*args))
+
+    def handle_device_batches(self, messages):
+        """[(topic, payload, received_ts)] -> prepared here, committed together, then acknowledged."""
+        prepared = []
+        for topic, payload, received_ts in messages:
+            p = self.prepare_device_batch(topic, payload, time.time() if received_ts is None else received_ts)
+            if p is not None:
+                prepared.append(p)
+        self.commit_prepared(prepared)
+
+    def commit_prepared(self, prepared):
+        """Admit (or hold) each prepared batch, commit those admitted in one
+        transaction, then acknowledge each device."""
+        group, waiting = [], 0
+        for p in prepared:
+            if p.items and not self._admit(p.items, waiting):
+                self._hold(p.dev, p.epoch, p.items, p.done, p.replays > 0)
+                continue
+            waiting += sum(len(evs) for _, evs in p.items)
+            group.append(p)
+        if not group:
             return
         try:
-            ack_seq, new, replays = self.outbox.commit_device_batch(dev, msg["epoch"], items)
+            results = self.outbox.commit_device_batches([(p.dev, p.epoch, p.items) for p in group])
         except sqlite3.Error as exc:
-            # not committed (disk full, I/O error): no ack, the device keeps the records and resends
-            self._store_failed("commit", exc, "device %s epoch %d not acknowledged" % (dev, msg["epoch"]))
+            # not committed (disk full, I/O error): no ack, the devices keep the records and resend
+            self._store_failed("commit", exc, "devices %s not acknowledged" % ", ".join(
+                sorted({p.dev for p in group})))
             return
         self._store_ok("commit")
-        self.counters["batches_in"] += 1
-        self.counters["records_in"] += len(items) - replays
-        self.counters["replays"] += replays
+        for p, (ack_seq, new, replays) in zip(group, results):
+            self._committed(p, ack_seq, new, p.replays + replays)
+
+    # --- the pipeline through the workers (event loop) ---
+    def _submit(self, messages):
+        """Device batches [(topic, payload, received_ts)] to the workers, in chunks."""
+        found = [f for f in (self._prepare_args(*m) for m in messages) if f is not None]
+        for i in range(0, len(found), CHUNK_BATCHES):
+            chunk = found[i:i + CHUNK_BATCHES]
+            calls = [args for _dev, args in chunk]
+            fut, generation = self.preparer.submit(calls)
+            self._pipeline.append((chunk, fut, generation))
+            if not fut.done():
+                fut.add_done_callback(self._wake)
+
+    def _wake(self, _fut):
+        self.queue.put_nowait(("prepared", None, None, None))
+
+    def batches_preparing(self):
+        return sum(len(chunk) for chunk, _fut, _gen in self._pipeline)
+
+    def _commit_ready(self):
+        """Commit the batches at the head of the pipeline that are prepared (in
+        arrival order: one still being prepared holds back those behind it)."""
+        ready = []
+        while self._pipeline and self._pipeline[0][1].done() and len(ready) < GROUP_BATCHES:
+            chunk, fut, generation = self._pipeline.popleft()
+            results = self.preparer.result(fut, generation, [args for _dev, args in chunk])
+            for (dev, args), result in zip(chunk, results):
+                p = self._prepared(dev, args[4], result)
+                if p is not None:
+                    ready.append(p)
+        if ready:
+            self._guarded("commit", self.commit_prepared, ready)
+
+    def _committed(self, p, ack_seq, new, replays):
+        dev = p.dev
+        taken = p.records - replays
+        c = self.counters
+        c["batches_in"] += 1
+        c["records_in"] += taken
+        c["replays"] += replays
+        self.health.batch(dev, taken, p.received)
+        self.rate_in.add(taken, p.received)
         # committed: now (and only now) the device may forget these records
-        self.ack_device(dev, msg["epoch"], ack_seq)
-        for p in problems:
-            self.counters["tag_problems"] += 1
-            log.warning("device %s: %s", dev, p)
-            self.send_error(dev, "epc", p)
-        log.info("device %s epoch %d boot %d: %d records (%d replayed), %d new events, ack seq %d",
-                 dev, msg["epoch"], msg["boot"], len(items), replays, new, ack_seq)
+        self.ack_device(dev, p.epoch, ack_seq)
+        for problem in p.problems:
+            c["tag_problems"] += 1
+            log.warning("device %s: %s", dev, problem)
+            self.send_error(dev, "epc", problem)
+        if p.time_problems:
+            c["bad_device_time"] += len(p.time_problems)
+            more = " (and %d more records)" % (len(p.time_problems) - 1) if len(p.time_problems) > 1 else ""
+            log.warning("device %s: %s%s", dev, p.time_problems[0], more)
+            self.send_error(dev, "clock", p.time_problems[0] + more)
+        first = (dev, p.epoch) not in self._epochs_seen
+        if first:
+            self._epochs_seen.add((dev, p.epoch))
+        (log.info if first else log.debug)(
+            "device %s epoch %d boot %d: %d records (%d replayed), %d new events, ack seq %d%s", dev, p.epoch,
+            p.boot, p.records, replays, new, ack_seq, " (first batch of this epoch since the start)" if first else "")
 
     def ack_device(self, dev, epoch, seq):
         self._publish_site(wire.topic(wire.DEVICE_ACK, site=self.site, dev=dev),
@@ -132,17 +252,45 @@ class Gateway:
     def send_error(self, dev, code, detail):
         en, zh = ERRORS.get(code, ("rejected", "已拒收"))
         msg = {"v": wire.VERSION, "code": code, "en": "%s: %s" % (en, detail), "zh": "%s：%s" % (zh, detail)}
+        self.health.error_sent(dev, code, msg["en"], time.time())
         self._publish_site(wire.topic(wire.DEVICE_ERROR, site=self.site, dev=dev),
                            protocol.encode("deviceError", msg))
 
     def _publish_site(self, topic, payload, retain=False):
         self.site_acks.sent(self.site_link.publish(topic, payload, retain=retain))
 
+    # --- cloud ---
     def handle_cloud_message(self, topic, payload):
-        if topic == self.cloud_error_topic:
-            self.handle_cloud_error(payload)
-        else:
-            self.handle_cloud_ack(topic, payload)
+        self.handle_cloud_messages([(topic, payload)])
+
+    def handle_cloud_messages(self, messages):
+        """Acks (applied together, one transaction) and refusals from the cloud."""
+        acks = []
+        for topic, payload in messages:
+            if topic == self.cloud_error_topic:
+                self.handle_cloud_error(payload)
+                continue
+            try:
+                acks.append(protocol.decode("cloudAck", payload))
+            except protocol.WireError as exc:
+                self.counters["bad_cloud_acks"] += 1
+                log.warning("bad cloud ack: %s", exc)
+        if not acks:
+            return
+        resent = {m["batch"] for m in acks if self.outbox.attempts.get(m["batch"], 0) > 1}
+        released = self.outbox.ack_batches([m["batch"] for m in acks])
+        self._store_ok("ack")
+        n = sum(released.values())
+        self.counters["events_acked"] += n
+        self.rate_acked.add(n, time.time())
+        for m in acks:
+            # every batch in words while stopping or after a resend; in the status line's totals otherwise
+            (log.info if self._stopping or m["batch"] in resent or m["duplicates"] else log.debug)(
+                "cloud acked batch %s: %d events released (stored %d, duplicates %d)",
+                m["batch"], released.get(m["batch"], 0), m["stored"], m["duplicates"])
+
+    def handle_cloud_ack(self, topic, payload):
+        self.handle_cloud_messages([(topic, payload)])
 
     def handle_cloud_error(self, payload):
         try:
@@ -157,181 +305,25 @@ class Gateway:
         log.error("cloud refused batch %s (%s: %s): %d events set aside in the outbox's dead_event table",
                   msg["batch"], msg["code"], msg["detail"], n)
 
-    def handle_cloud_ack(self, topic, payload):
-        try:
-            msg = protocol.decode("cloudAck", payload)
-        except protocol.WireError as exc:
-            self.counters["bad_cloud_acks"] += 1
-            log.warning("bad cloud ack: %s", exc)
-            return
-        n = self.outbox.ack_batch(msg["batch"])
-        self._store_ok("ack")
-        self.counters["events_acked"] += n
-        log.info("cloud acked batch %s: %d events released (stored %d, duplicates %d)",
-                 msg["batch"], n, msg["stored"], msg["duplicates"])
-
     def forward(self):
-        """Send due batches; open a new one when enough events waited long enough."""
-        cfg = self.cfg
+        """Open batches while enough events waited long enough, then send the due ones."""
+        cfg, ob = self.cfg, self.outbox
         if not self.cloud_link.connected:
             return
-        age, count = self.outbox.unbatched_oldest_age(cfg["batch_max_events"])
-        if count and self.outbox.in_flight() < cfg["max_batches_in_flight"] and (
-                count >= cfg["batch_max_events"] or age * 1000 >= cfg["batch_max_age_ms"]):
-            self.outbox.open_batch(cfg["batch_max_events"])
+        size = cfg["batch_max_events"]
+        while ob.in_flight() < cfg["max_batches_in_flight"]:
+            count = ob.unbatched()
+            if not count or (count < size and ob.unbatched_oldest_age()[0] * 1000 < cfg["batch_max_age_ms"]):
+                break
+            ob.open_batch(size)
             self._store_ok("batch")
         resend_after = 0 if self._resend_all else cfg["resend_s"]
         self._resend_all = False
-        for batch_id in self.outbox.due_batches(resend_after):
-            events = self.outbox.batch_events(batch_id)
-            msg = {"v": wire.VERSION, "gw": self.gw, "site": self.site, "batch": batch_id, "events": events}
-            self.cloud_link.publish(self.cloud_batch_topic, protocol.encode("cloudBatch", msg))
-            self.outbox.mark_sent(batch_id)
-            self.counters["events_out"] += len(events)
-
-    # --- bounds, policy, alarms ---
-    def _admit(self, fresh):
-        """May these new records be committed now? Applies the policy at the bounds."""
-        self.check_size()
-        if self.bounds.policy == "hold":
-            return "outbox_full" not in self.alarms and "outbox_too_old" not in self.alarms
-        incoming = sum(len(evs) for _, evs in fresh)
-        nbytes = self.outbox.used_bytes()
-        over_bytes = nbytes >= self.bounds.max_bytes
-        incoming_bytes = sum(len(json.dumps(ev, separators=(",", ":"))) for _, evs in fresh for ev in evs) \
-            if over_bytes else 0
-        n, b = self.bounds.room_to_make(self.outbox.pending, nbytes, incoming, incoming_bytes)
-        if n or b:
-            detail = self.bounds.size_reached(self.outbox.pending + incoming, nbytes) or (
-                "%d events waiting and %d arriving, limit %d" % (self.outbox.pending, incoming,
-                                                                 self.bounds.max_events),
-                "待发事件 %d 条，新到 %d 条，上限 %d 条" % (self.outbox.pending, incoming, self.bounds.max_events))
-            self._drop("outbox_full", detail, max_events=n or None, body_bytes=b or None, keep=not over_bytes)
-        return True
-
-    def _hold(self, dev, epoch, fresh, done, has_replays):
-        self.counters["held_batches"] += 1
-        self.counters["held_records"] += len(fresh)
-        if has_replays:
-            self.ack_device(dev, epoch, done)  # the part it already has is durable: say so
-        why = [a["en"] for a in self.alarms.listing() if a["code"] in ("outbox_full", "outbox_too_old")]
-        (log.warning if dev not in self._held_devs else log.debug)(
-            "holding device %s: %d records (seq %d-%d) not committed and not acknowledged; the device keeps "
-            "them in its journal and resends (%s)", dev, len(fresh), fresh[0][0], fresh[-1][0], "; ".join(why))
-        self._held_devs.add(dev)
-
-    def _drop(self, code, detail, max_events=None, body_bytes=None, created_before=None, keep=True):
-        counter = "dropped_events" if code == "outbox_full" else "expired_events"
-        try:
-            n, kept, ranges = self.outbox.drop_oldest(
-                "dropped" if code == "outbox_full" else "expired", detail[0], max_events=max_events,
-                body_bytes=body_bytes, created_before=created_before,
-                keep_max=self.cfg["dead_max_events"] if keep else 0)
-        except sqlite3.Error as exc:
-            self._store_failed("drop", exc, "nothing dropped")
-            return
-        self._store_ok("drop")
-        if not n:
-            if max_events or body_bytes:
-                log.warning("outbox over its bound but every waiting event is in a batch in flight: "
-                            "nothing to drop, the next device batch goes in above the bound")
-            return
-        self.counters[counter] += n
-        log.error("DROPPED %d %s events (%s; policy drop_oldest): %s; %d kept in the dead_event table, "
-                  "every range in dropped_range", n, "oldest" if code == "outbox_full" else "expired", detail[0],
-                  ", ".join("%s epoch %s seq %s-%s (%d events)" % r for r in ranges), kept)
-        self._raise(code, detail, dropped=self.counters[counter])
-
-    def check_size(self):
-        events, nbytes = self.outbox.pending, self.outbox.used_bytes()
-        reached = self.bounds.size_reached(events, nbytes)
-        if "outbox_full" in self.alarms:
-            if self.bounds.size_released(events, nbytes):
-                self._clear("outbox_full")
-            elif reached:
-                self._raise("outbox_full", reached, dropped=self.counters["dropped_events"])
-        elif reached and self.bounds.policy == "hold":
-            self._raise("outbox_full", reached)
-
-    def check_age(self, now=None):
-        if not self.bounds.max_age_s:
-            return
-        now = time.time() if now is None else now
-        oldest = self.outbox.oldest_created()
-        age = now - oldest if oldest else 0.0
-        reached = self.bounds.age_reached(age)
-        if reached and self.bounds.policy == "drop_oldest":
-            nbytes = self.outbox.used_bytes()
-            self._drop("outbox_too_old", reached, created_before=now - self.bounds.max_age_s,
-                       keep=nbytes < self.bounds.max_bytes)
-            oldest = self.outbox.oldest_created()  # what is left is in batches in flight, or younger
-            age = now - oldest if oldest else 0.0
-            reached = self.bounds.age_reached(age)
-        if "outbox_too_old" in self.alarms:
-            if self.bounds.age_released(age):
-                self._clear("outbox_too_old")
-            elif reached:
-                self._raise("outbox_too_old", reached, dropped=self.counters["expired_events"])
-        elif reached:
-            self._raise("outbox_too_old", reached, dropped=self.counters["expired_events"])
-
-    def _raise(self, code, detail, dropped=0):
-        consequence = self.bounds.consequence(code, dropped)
-        if self.alarms.raise_(code, time.time(), detail, consequence):
-            self.counters["alarms_raised"] += 1
-            self._status_due = True
-            log.error("ALARM %s", self.alarms.active[code]["en"])
-
-    def _clear(self, code):
-        alarm = self.alarms.clear(code)
-        if alarm is None:
-            return
-        self._status_due = True
-        log.warning("alarm cleared after %s: %s", duration_words(time.time() - alarm["since"])[0], alarm["en"])
-        if self.bounds.policy == "hold" and code != "store_failed" and not (
-                "outbox_full" in self.alarms or "outbox_too_old" in self.alarms):
-            log.warning("outbox has room again: device batches are committed and acknowledged again "
-                        "(%d held batches so far)", self.counters["held_batches"])
-            self._held_devs.clear()
-
-    def _store_failed(self, op, exc, consequence):
-        self.counters["store_errors"] += 1
-        self._failed_ops[op] = str(exc)[:200]
-        log.log(logging.ERROR if "store_failed" not in self.alarms else logging.DEBUG,
-                "outbox %s failed: %s; %s", op, exc, consequence)
-        text = "; ".join("%s: %s" % kv for kv in sorted(self._failed_ops.items()))
-        self._raise("store_failed", (text, text))
-
-    def _store_ok(self, op):
-        if self._failed_ops.pop(op, None) is not None and not self._failed_ops:
-            self._clear("store_failed")
-
-    def status(self, state=None, now=None):
-        now = time.time() if now is None else now
-        oldest = self.outbox.oldest_created()
-        figures = {"events": self.outbox.pending, "bytes": self.outbox.used_bytes(),
-                   "oldest_s": round(max(0.0, now - oldest), 1) if oldest else 0.0,
-                   "in_flight": self.outbox.in_flight(), "dead": self.outbox.dead_count()}
-        state = state or ("alarm" if self.alarms.active else "ok")
-        return status_message(self.site, self.gw, state, self.alarms.listing(), now, self.bounds.policy,
-                              figures, dict(self.counters),
-                              "up" if self.cloud_link is not None and self.cloud_link.connected else "down")
-
-    def publish_status(self, state=None):
-        self._publish_site(self.status_topic, protocol.encode("gatewayStatus", self.status(state)), retain=True)
-        self._status_due = False
-        self._store_ok("status")
-
-    def status_words(self):
-        st = self.status()
-        o, c = st["outbox"], self.counters
-        return ("%d events waiting (oldest %s, %s in use), %d batches in flight, %d in dead_event; cloud link %s; "
-                "since start %d records in (%d replays, %d rejected), %d events acked, %d batches held, "
-                "%d events dropped, %d expired, %d store errors; alarms: %s"
-                % (o["events"], duration_words(o["oldest_s"])[0], bytes_words(o["bytes"]), o["in_flight"], o["dead"],
-                   st["cloud"], c["records_in"], c["replays"], c["rejected"], c["events_acked"], c["held_batches"],
-                   c["dropped_events"], c["expired_events"], c["store_errors"],
-                   " | ".join(a["en"] for a in st["alarms"]) or "none"))
+        for batch_id in ob.due_batches(resend_after):
+            bodies = ob.batch_bodies(batch_id)
+            self.cloud_link.publish(self.cloud_batch_topic, cloud_batch_payload(self.gw, self.site, batch_id, bodies))
+            ob.mark_sent(batch_id)
+            self.counters["events_out"] += len(bodies)
 
     # --- process ---
     def _enqueue(self, kind):
@@ -342,16 +334,43 @@ class Gateway:
         return on_message
 
     async def _next(self):
-        try:
-            return await asyncio.wait_for(self.queue.get(), 0.05)
-        except asyncio.TimeoutError:
-            return None, None, None, None
+        return await self.queue.get()
+
+    async def _ticker(self):
+        """A "tick" in the queue every 50 ms, so that the loop looks at its timers
+        when no message comes (cheaper than a timeout on every wait)."""
+        while True:
+            await asyncio.sleep(0.05)
+            self.queue.put_nowait(("tick", None, None, None))
 
     def _guarded(self, op, fn, *args):
         try:
             fn(*args)
         except sqlite3.Error as exc:  # never let a full disk end the process: alarm, and try again later
             self._store_failed(op, exc, "will try again")
+
+    def _take(self, first):
+        """The message just awaited and whatever queued behind it: device batches go to
+        the workers, cloud messages are returned to be handled together, the rest is
+        handled here."""
+        cloud, batches = [], []
+        item = first
+        while True:
+            kind, topic, payload, ts = item
+            if kind == "cloud":
+                cloud.append((topic, payload))
+            elif kind == "device":
+                if wire.topic_ids(self.batch_topic_tpl, topic) is not None:
+                    batches.append((topic, payload, ts))
+                else:
+                    self._guarded("commit", self.handle_site_message, topic, payload, ts)
+            try:
+                item = self.queue.get_nowait()
+            except asyncio.QueueEmpty:
+                break
+        if batches:
+            self._submit(batches)
+        return cloud
 
     async def run(self):
         self.queue = asyncio.Queue()
@@ -362,6 +381,8 @@ class Gateway:
                               will=(self.status_topic, offline))
         self.site_acks.attach(self.site_link.client)
         self.site_link.subscribe(wire.topic(wire.DEVICE_BATCH_SUB, site=self.site))
+        self.site_link.subscribe(wire.topic(wire.DEVICE_HEARTBEAT_SUB, site=self.site), qos=0)
+        self.site_link.subscribe(wire.topic(wire.DEVICE_STATUS_SUB, site=self.site))
         self.site_link.on_connect_hooks.append(self._site_connected)
         self.cloud_link = Link(self.cfg["cloud_broker"], "onecode-gw-%s-%s-cloud" % (self.site, self.gw),
                                clean_session=False, on_message=self._enqueue("cloud"))
@@ -376,14 +397,18 @@ class Gateway:
                  bytes_words(self.bounds.max_bytes),
                  duration_words(self.bounds.max_age_s)[0] if self.bounds.max_age_s else "no age limit",
                  self.bounds.policy)
+        await self._start_web()
+        self.preparer.start()
+        ticker = asyncio.get_running_loop().create_task(self._ticker())
+        log.info("device batches prepared %s", "by %d worker processes" % self.preparer.workers
+                 if self.preparer.workers else "in the gateway process")
         last_tick = last_status = time.monotonic()
         try:
             while not self._stop.is_set():
-                kind, topic, payload, ts = await self._next()
-                if kind == "device":
-                    self._guarded("commit", self.handle_device_batch, topic, payload, ts)
-                elif kind == "cloud":
-                    self._guarded("ack", self.handle_cloud_message, topic, payload)
+                cloud = self._take(await self._next())
+                if cloud:
+                    self._guarded("ack", self.handle_cloud_messages, cloud)
+                self._commit_ready()
                 self._guarded("batch", self.forward)
                 now = time.monotonic()
                 if now - last_tick >= TICK_S:
@@ -396,8 +421,13 @@ class Gateway:
                     self._status_due = True
                 if self._status_due and self.site_link.connected:
                     self._guarded("status", self.publish_status)
+                await asyncio.sleep(0)  # let the status page's requests in between groups
             await self._drain()
         finally:
+            ticker.cancel()
+            if self.web is not None:
+                await self.web.stop()
+            self.preparer.close()
             self.site_link.stop()
             self.cloud_link.stop()
             left = self.outbox.pending
@@ -411,9 +441,12 @@ class Gateway:
         t0 = time.monotonic()
         deadline = t0 + self.cfg["shutdown_wait_s"]
         sent = self.outbox.sent_in_flight()
-        log.info("stopping: taking no more device batches; flushing %d acknowledgements to devices, then waiting "
-                 "up to %.1f s for the cloud to acknowledge %d batches in flight",
-                 self.site_acks.pending(), self.cfg["shutdown_wait_s"], sent)
+        log.info("stopping: taking no more device batches; finishing %d being prepared, flushing %d "
+                 "acknowledgements to devices, then waiting up to %.1f s for the cloud to acknowledge %d batches "
+                 "in flight", self.batches_preparing(), self.site_acks.pending(), self.cfg["shutdown_wait_s"], sent)
+        await self._wait(lambda: not self._pipeline, deadline)
+        self.counters["left_while_stopping"] += self.batches_preparing()  # not acknowledged: the devices resend
+        self._pipeline.clear()
         await self._wait(lambda: not self.site_acks.pending() or not self.site_link.connected, deadline)
         await self._wait(lambda: not self.outbox.sent_in_flight() or not self.cloud_link.connected, deadline)
         if self.site_link.connected:
@@ -426,10 +459,13 @@ class Gateway:
 
     async def _wait(self, done, deadline):
         while not done() and not self._hurry and time.monotonic() < deadline:
+            self._commit_ready()
+            if done():
+                break
             kind, topic, payload, _ts = await self._next()
             if kind == "cloud":
                 self._guarded("ack", self.handle_cloud_message, topic, payload)
-            elif kind == "device":
+            elif kind == "device" and wire.topic_ids(self.batch_topic_tpl, topic) is not None:
                 # not acknowledged, so the device still has it and sends it again; the broker
                 # keeps it for this gateway's persistent session while it is stopped
                 self.counters["left_while_stopping"] += 1

@@ -59,14 +59,19 @@ class RunningGateway:
 class FakeLink:
     """Stands in for protocol.mqtt.Link when a test drives Gateway methods directly."""
 
-    def __init__(self):
+    def __init__(self, tracker=None):
         self.connected = True
         self.sent = []
+        self.qos = {}
         self.mid = 0
+        self.tracker = tracker  # a PublishTracker to acknowledge every publish at once, as a broker would
 
     def publish(self, topic, payload, qos=1, retain=False):
         self.mid += 1
         self.sent.append((topic, payload, retain))
+        self.qos[self.mid] = qos
+        if self.tracker is not None:
+            self.tracker.done(self.mid)
         return self.mid
 
     def take(self, topic=None):

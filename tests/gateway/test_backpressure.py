@@ -12,7 +12,7 @@ from gwtest import GW, SITE, Device, DeviceRunner, Listener, RunningGateway, wai
 from onecode import wire
 from protocol.mqtt import Link
 
-STATUS = "onecode/%s/gw/%s/status" % (SITE, GW)
+STATUS = wire.topic(wire.GATEWAY_STATUS, site=SITE, gw=GW)
 
 
 class Cloud:
@@ -71,7 +71,7 @@ def cfg(tmp_path, mosquitto):
         "site": SITE, "gateway_id": GW, "site_broker": mosquitto, "cloud_broker": mosquitto,
         "outbox": str(tmp_path / "outbox.sqlite"), "registry": str(tmp_path / "devices.json"),
         "batch_max_age_ms": 50, "batch_max_events": 4, "max_batches_in_flight": 2, "resend_s": 0.5,
-        "outbox_max_events": 24, "status_every_s": 1})
+        "outbox_max_events": 24, "status_every_s": 1, "http_listen": "127.0.0.1:0"})
 
 
 def test_hold_keeps_records_on_the_devices_until_the_outbox_drains(cfg, mosquitto, tmp_path, caplog):

@@ -41,7 +41,7 @@ def send(gw, dev, seq, n=1, epoch=1):
 
 def last_status(gw):
     gw.publish_status()
-    t, p, retained = gw.site_link.take("onecode/%s/gw/%s/status" % (SITE, GW))[-1]
+    t, p, retained = gw.site_link.take(wire.topic(wire.GATEWAY_STATUS, site=SITE, gw=GW))[-1]
     assert retained
     return protocol.decode("gatewayStatus", p)
 

@@ -22,7 +22,7 @@ from onecode import wire
 from onecode_cli import brokers
 
 DEPLOY = os.path.join(os.path.dirname(__file__), "..", "..", "gateway", "deploy")
-STATUS = "onecode/%s/gw/%s/status" % (SITE, GW)
+STATUS = wire.topic(wire.GATEWAY_STATUS, site=SITE, gw=GW)
 
 
 def deploy_file(name):
@@ -147,7 +147,7 @@ def test_site_broker_lets_a_device_publish_only_under_its_own_topics(site_broker
     assert connack(port, "door-1", "pw-1") == "Success"
 
     site = "site-1"                                                # as in the shipped ACL
-    status = "onecode/%s/gw/gw-1/status" % site
+    status = wire.topic(wire.GATEWAY_STATUS, site=site, gw="gw-1")
     gw = Listener(url("onecode-gateway"), wire.topic(wire.DEVICE_BATCH_SUB, site=site), status)
     d1 = Listener(url("door-1"), wire.topic(wire.DEVICE_ACK, site=site, dev="door-1"))
     d2 = Listener(url("door-2"), wire.topic(wire.DEVICE_ACK, site=site, dev="door-1"),   # not its own: denied
@@ -195,7 +195,7 @@ def test_site_broker_lets_a_device_publish_only_under_its_own_topics(site_broker
 def start_gateway(tmp_path, mosquitto, **over):
     cfg = dict({"site": SITE, "gateway_id": GW, "site_broker": mosquitto, "cloud_broker": mosquitto,
                 "outbox": str(tmp_path / "outbox.sqlite"), "registry": str(tmp_path / "devices.json"),
-                "batch_max_age_ms": 50}, **over)
+                "batch_max_age_ms": 50, "http_listen": "127.0.0.1:0"}, **over)
     (tmp_path / "gateway.json").write_text(json.dumps(cfg))
     log = open(tmp_path / "gateway.log", "wb")
     proc = subprocess.Popen([sys.executable, "-m", "onecode_cli", "gateway", "run", "--config",

@@ -116,3 +116,19 @@ def test_a_pass_with_a_pallet_also_records_the_aggregation():
     again = enrich.record_events("site-1", "+08:00", "door-1", INFO, 3, rec, 1_800_000_000.0)[0]
     assert [e["eventID"] for e in again] == [obj["eventID"], agg["eventID"]]
     protocol.validate("cloudBatch", {"v": 1, "gw": "g", "site": "s", "batch": "b" * 16, "events": events})
+
+
+def test_event_ids_and_times_are_what_uuid5_and_datetime_give():
+    import datetime
+    import random
+    import uuid
+    rnd = random.Random(7)
+    for _ in range(2000):
+        site, dev = "site-%d" % rnd.randrange(5), "dev-%d" % rnd.randrange(50)
+        epoch, seq, part = rnd.randrange(1 << 31), rnd.randrange(1, 1 << 32), rnd.randrange(2)
+        assert enrich.event_id(site, dev, epoch, seq, part) == "urn:uuid:%s" % uuid.uuid5(
+            enrich.EVENT_NS, "%s/%s/%d/%d/%d" % (site, dev, epoch, seq, part))
+        ts = rnd.choice([rnd.uniform(0, 4e9), rnd.randrange(0, 4_000_000_000) + rnd.randrange(1000) / 1000.0,
+                         1_700_000_000.9995, 1_700_000_000.0005, 1_767_225_599.9999996])
+        dt = datetime.datetime.fromtimestamp(ts, tz=datetime.timezone.utc)
+        assert enrich.iso_utc(ts) == dt.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (dt.microsecond // 1000), ts

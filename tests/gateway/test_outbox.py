@@ -1,4 +1,7 @@
 """The gateway outbox: idempotent intake, batches kept until acked, survives reopen."""
+import json
+import sqlite3
+
 from gateway.outbox import Outbox
 
 
@@ -17,9 +20,19 @@ def test_device_replays_are_skipped_and_ack_is_cumulative(tmp_path):
     assert ob.stats()["backlog"] == 4
 
 
-def test_same_event_id_from_two_records_is_stored_once(tmp_path):
+def test_a_group_of_device_batches_is_one_transaction(tmp_path):
     ob = Outbox(str(tmp_path / "o.sqlite"))
-    assert ob.commit_device_batch("d1", 1, [(1, [ev(1)]), (2, [ev(1)])]) == (2, 1, 0)
+    out = ob.commit_device_batches([("d1", 1, [(1, [ev(1)]), (2, [ev(2)])]), ("d2", 5, [(7, [ev(3), ev(4)])]),
+                                    ("d1", 1, [(2, [ev(2)]), (3, [ev(5)])])])   # d1 again: its seq 2 is a replay
+    assert out == [(2, 2, 0), (7, 2, 0), (3, 1, 1)]
+    assert ob.progress("d1", 1) == 3 and ob.progress("d2", 5) == 7 and ob.pending == 5
+    # one bad event anywhere in the group: nothing of the group is kept
+    try:
+        ob.commit_device_batches([("d1", 1, [(4, [ev(6)])]), ("d3", 1, [(1, [object()])])])
+    except Exception:
+        pass
+    assert ob.progress("d1", 1) == 3 and ob.progress("d3", 1) == 0 and ob.pending == 5
+    assert Outbox(str(tmp_path / "o.sqlite")).pending == 5
 
 
 def test_batch_stays_until_acked_and_resends_same_events(tmp_path):
@@ -53,16 +66,56 @@ def test_everything_survives_a_restart(tmp_path):
 
 def test_failed_commit_leaves_nothing_behind(tmp_path):
     ob = Outbox(str(tmp_path / "o.sqlite"))
-    bad = {"eventID": "x"}  # fine
-    class Boom(dict):
-        def __getitem__(self, k):
-            raise RuntimeError("disk full")
+    ob.commit_device_batch("d1", 1, [(1, [ev(1)])])
+    ob.db.execute("PRAGMA max_page_count=%d" % ob.db.execute("PRAGMA page_count").fetchone()[0])
+    big = dict(ev(2), epcList=["urn:epc:id:sgtin:1.2.%d" % i for i in range(3000)])
     try:
-        ob.commit_device_batch("d1", 1, [(1, [bad]), (2, [Boom()])])
-    except RuntimeError:
+        ob.commit_device_batch("d1", 1, [(2, [big])])          # database or disk is full
+    except sqlite3.Error:
         pass
-    assert ob.progress("d1", 1) == 0
-    assert ob.stats()["backlog"] == 0
+    assert ob.progress("d1", 1) == 1
+    assert ob.stats()["backlog"] == 1
+    assert ob.commit_device_batch("d1", 1, [(2, [ev(2)])]) == (2, 1, 0)   # the device's resend, once there is room
+    assert [e["eventID"] for e in ob.batch_events(ob.open_batch(10))] == [ev(1)["eventID"], ev(2)["eventID"]]
+
+
+def test_ids_keep_growing_after_everything_was_acknowledged(tmp_path):
+    path = str(tmp_path / "o.sqlite")
+    ob = Outbox(path)
+    ob.commit_device_batch("d1", 1, [(1, [ev(1)]), (2, [ev(2)])])
+    b = ob.open_batch(10)
+    assert ob.ack_batch(b) == 2 and ob.pending == 0
+    ob.commit_device_batch("d1", 1, [(3, [ev(3)])])          # SQLite alone would give it id 1 again
+    assert [e["eventID"] for e in ob.batch_events(ob.open_batch(10))] == [ev(3)["eventID"]]
+    ob.close()
+    assert Outbox(path).in_flight() == 1
+
+
+def test_an_outbox_of_layout_1_is_converted_with_its_batches(tmp_path):
+    path = str(tmp_path / "v1.sqlite")
+    with sqlite3.connect(path) as c:
+        c.executescript("""
+            CREATE TABLE device_progress (dev TEXT NOT NULL, epoch INTEGER NOT NULL, seq INTEGER NOT NULL,
+                updated REAL NOT NULL, PRIMARY KEY (dev, epoch));
+            CREATE TABLE event (id INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL UNIQUE,
+                body TEXT NOT NULL, created REAL NOT NULL, batch_id TEXT REFERENCES batch(batch_id),
+                dev TEXT, epoch INTEGER, seq INTEGER);
+            CREATE INDEX event_unbatched ON event (batch_id, id);
+            CREATE TABLE batch (batch_id TEXT PRIMARY KEY, created REAL NOT NULL, sent_at REAL,
+                attempts INTEGER NOT NULL DEFAULT 0);
+            INSERT INTO device_progress VALUES ('d1', 1, 3, 1.0);
+            INSERT INTO batch VALUES ('b-old', 1.0, 1.5, 1);""")
+        for i in (1, 2, 3):
+            c.execute("INSERT INTO event (event_id, body, created, batch_id, dev, epoch, seq) VALUES (?,?,?,?,?,?,?)",
+                      (ev(i)["eventID"], json.dumps(ev(i)), 1.0, "b-old" if i < 3 else None, "d1", 1, i))
+    ob = Outbox(path)
+    assert ob.migrated == 3 and ob.pending == 3 and ob.progress("d1", 1) == 3
+    assert ob.due_batches(10) == ["b-old"] and ob.batch_events("b-old") == [ev(1), ev(2)]
+    fresh = ob.open_batch(10)
+    assert ob.batch_events(fresh) == [ev(3)]
+    assert ob.ack_batch("b-old") == 2 and ob.pending == 1
+    ob.close()
+    assert Outbox(path).migrated == 0
 
 
 def test_a_refused_batch_is_set_aside_not_lost(tmp_path):

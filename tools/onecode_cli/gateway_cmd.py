@@ -1,4 +1,5 @@
-"""`onecode gateway run`: the site gateway (see gateway/README.md)."""
+"""`onecode gateway run|devices`: the site gateway and its device registry (see
+gateway/README.md)."""
 
 
 def register(sub):
@@ -9,6 +10,8 @@ def register(sub):
     from gateway.cli import add_arguments
     add_arguments(r)
     r.set_defaults(func=_run)
+    from gateway.registry_cli import add_arguments as add_devices
+    add_devices(gsub)
 
 
 def _run(args):
