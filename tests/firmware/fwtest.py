@@ -56,3 +56,23 @@ class FakeUart:
 
     def written(self):
         return b"".join(self.writes)
+
+
+class FakeDisplay:
+    """Display double for onecode.messages.Screen: keeps every text shown."""
+
+    def __init__(self):
+        self.texts = []
+
+    def show(self, text):
+        self.texts.append(text)
+
+
+class FakeBuzzer:
+    """Buzzer double: keeps every pattern played ((freq Hz, ms), ...)."""
+
+    def __init__(self):
+        self.patterns = []
+
+    def play(self, pattern):
+        self.patterns.append(pattern)
