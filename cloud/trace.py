@@ -5,15 +5,16 @@ and the master data.
 
 Set-based: a forward trace of a lot runs a fixed number of statements whatever the
 number of items (the lot's items are a subquery, never a Python list sent back to
-the database); its biggest read (the items grouped by container) runs on a second
-connection at the same time as the rest, so the counts may be a moment newer than
-the container list when events arrive meanwhile. Read-only: must never write, and
+the database); on PostgreSQL its biggest reads (the items grouped by container, the
+containers' states) run on connections of their own at the same time as the rest,
+so the counts may be a moment newer than the container list when events arrive
+meanwhile. Read-only: must never write, and
 never build SQL from strings.
 """
 import concurrent.futures
 import urllib.parse
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import String, and_, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
 from cloud.epcis_ids import class_key, dl_path_of_uri, epc_key
@@ -130,8 +131,13 @@ def _parents_ever(s, child_keys=None, child_subquery=None):
     return out
 
 
-STATE_COLS = (EpcState.key, EpcState.biz_location, EpcState.read_point, EpcState.where_time,
-              EpcState.disposition, EpcState.parent_key, EpcState.last_biz_step, EpcState.last_time)
+# Times are only compared and printed here: read as they come (datetime from psycopg,
+# text in SQLAlchemy's sortable format from SQLite) instead of parsing thousands of
+# SQLite strings into datetimes
+WHERE_TIME = type_coerce(EpcState.where_time, String)
+STATE_COLS = (EpcState.key, EpcState.biz_location, EpcState.read_point, WHERE_TIME,
+              EpcState.disposition, EpcState.parent_key, EpcState.last_biz_step,
+              type_coerce(EpcState.last_time, String))
 
 
 def _states(s, keys=None, where=None):
@@ -198,7 +204,12 @@ def _transactions_of(s, keys):
 
 
 def _iso(t):
-    return t.isoformat() + "Z" if t is not None else None
+    """A stored time (datetime, or SQLite's 'YYYY-MM-DD HH:MM:SS.ffffff') as ISO UTC."""
+    if t is None:
+        return None
+    if isinstance(t, str):
+        return t.replace(" ", "T", 1) + "Z"
+    return t.isoformat() + "Z"
 
 
 def _locations(s, ids):
@@ -236,7 +247,8 @@ def _item_groups(s, lot_list):
     the covering index epc_state_lot_cover: rows (parent, where_time, biz_location,
     read_point, disposition, n), about one per case whatever the lot's size."""
     st = EpcState.__table__
-    cols = (st.c.parent_key, st.c.where_time, st.c.biz_location, st.c.read_point, st.c.disposition)
+    cols = (st.c.parent_key, type_coerce(st.c.where_time, String), st.c.biz_location, st.c.read_point,
+            st.c.disposition)
     return s.execute(select(*cols, func.count()).where(st.c.lot_key.in_(lot_list), st.c.lot_key.is_not(None))
                      .group_by(*cols)).all()
 
@@ -244,18 +256,36 @@ def _item_groups(s, lot_list):
 _POOL = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="trace")
 
 
-def _item_groups_apart(bind, lot_list):
-    with Session(bind=bind) as s:
-        return _item_groups(s, lot_list)
+class _Done:
+    """A finished result where no other connection is used."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def result(self):
+        return self.value
 
 
-def _first_level_states(bind, lot_list):
+def _apart(s, fn, *args):
+    """fn(session, *args) on a connection of its own on PostgreSQL (another server
+    process does the work meanwhile); on SQLite at once on `s`: the rows are built in
+    Python under the GIL either way, and a second thread only made it slower."""
+    if s.get_bind().dialect.name != "postgresql":
+        return _Done(fn(s, *args))
+    bind = s.get_bind()
+
+    def run():
+        with Session(bind=bind) as own:
+            return fn(own, *args)
+    return _POOL.submit(run)
+
+
+def _first_level_states(s, lot_list):
     """States of the lot's first-level containers, through lot_container (no key list
-    sent), on a connection of its own."""
+    sent)."""
     st, lc = EpcState.__table__, LotContainer.__table__
     q = select(*STATE_COLS).join(lc, lc.c.parent_key == st.c.key).where(lc.c.lot_key.in_(lot_list))
-    with Session(bind=bind) as s:
-        return {row[0]: row for row in s.execute(q)}
+    return {row[0]: row for row in s.execute(q)}
 
 
 def _newest(*sightings):
@@ -314,8 +344,8 @@ def forward(s, start, limit=None):
     # the item groups (the biggest read) on a second connection while this one finds
     # the containers and shipments: two database processes (PostgreSQL) or two
     # readers of the WAL (SQLite) instead of one after the other
-    groups = _POOL.submit(_item_groups_apart, s.get_bind(), lot_list) if lot_list else None
-    first_states = _POOL.submit(_first_level_states, s.get_bind(), lot_list) if lot_list else None
+    groups = _apart(s, _item_groups, lot_list) if lot_list else None
+    first_states = _apart(s, _first_level_states, lot_list) if lot_list else None
     containers, first = _containers(s, lot_list, extra)
     lc = LotContainer.__table__
     joins = [(st, st.c.key, (st.c.lot_key.in_(lot_list), st.c.lot_key.is_not(None))),  # the items
