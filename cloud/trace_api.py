@@ -1,5 +1,5 @@
 """Trace API: `GET /api/trace/forward?id=...` and `GET /api/trace/backward?id=...`
-(JSON; cloud.trace does the work).
+(JSON; cloud.trace and cloud.trace_backward do the work).
 
 Trace results name customers, orders and where stock is: not for the public. With
 API_TOKEN configured (env ONECODE_API_TOKEN) a request needs `Authorization: Bearer
@@ -11,7 +11,7 @@ import json
 
 from flask import Blueprint, Response, current_app, request
 
-from cloud import trace
+from cloud import trace, trace_backward
 from cloud.db import get_db
 
 bp = Blueprint("trace", __name__, url_prefix="/api/trace")
@@ -71,4 +71,4 @@ def forward():
 
 @bp.route("/backward")
 def backward():
-    return _run(trace.backward)
+    return _run(trace_backward.backward)

@@ -1,4 +1,4 @@
-"""Trace queries (cloud.trace), the trace API and `onecode trace`, on both databases.
+"""Trace queries (cloud.trace, cloud.trace_backward), the trace API and `onecode trace`, on both databases.
 
 The story: supplier FLOWER-CO delivers jasmine flower lot JF-7 (master data). The
 factory's batch L1 of tea (GTIN 06901234000016) is made of it (master data link and
@@ -15,7 +15,7 @@ import pytest
 
 from epcis_events import ev
 
-from cloud import masterdata, trace
+from cloud import masterdata, trace, trace_backward
 from cloud.db import get_db
 from cloud.store import store_batch
 from onecode_cli.main import main
@@ -133,7 +133,7 @@ def test_forward_while_in_transit_and_limit(chain, app):
 
 def test_backward_from_an_item(chain):
     with chain() as s:
-        r = trace.backward(s, ITEM_KEY % 2)
+        r = trace_backward.backward(s, ITEM_KEY % 2)
     assert r["product"]["name_zh"] == "茉莉绿茶"
     assert r["lot"]["lot"] == "L1" and r["lot"]["production_date"] == "2026-10-30"
     assert r["containers"] == ["/01/16901234000013/21/901", PALLET_KEY]
@@ -145,7 +145,7 @@ def test_backward_from_an_item(chain):
 
 def test_backward_of_an_unknown_item_says_nothing_found(app):
     with get_db(app).Session() as s:
-        r = trace.backward(s, ITEM_KEY % 999)
+        r = trace_backward.backward(s, ITEM_KEY % 999)
     assert not r["events"] and r["lot"] is None and r["containers"] == [] and r["suppliers"] == []
 
 

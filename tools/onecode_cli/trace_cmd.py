@@ -37,7 +37,7 @@ def _fail(en, zh, code=2):
 def _run(args):
     from sqlalchemy.exc import OperationalError, ProgrammingError
 
-    from cloud import trace
+    from cloud import trace, trace_backward
     from onecode_cli.cloud_cmd import BadDatabaseUrl, _app, _report
     if args.direction == "forward" and args.limit is not None and args.limit < 0:
         return _fail("--limit must be 0 or more", "--limit 不能为负数")
@@ -57,7 +57,7 @@ def _run(args):
             if args.direction == "forward":
                 result = trace.forward(s, key, limit=args.limit)
             else:
-                result = trace.backward(s, key)
+                result = trace_backward.backward(s, key)
     except (OperationalError, ProgrammingError) as exc:
         return _fail("cannot read the database (%s); run `onecode cloud migrate` first?" % exc.orig,
                      "无法读取数据库（%s）；是否需要先运行 `onecode cloud migrate`？" % exc.orig, 1)
