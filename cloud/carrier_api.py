@@ -23,10 +23,9 @@ import secrets
 
 from flask import Blueprint, Response, current_app, request
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from cloud.carrier_models import CARRIER_STATUSES, CarrierEvent, CarrierToken, ShipmentPromise
-from cloud.db import get_db
+from cloud.db import get_db, upsert_insert
 from cloud.master import Shipment
 from cloud.models import utcnow
 
@@ -159,7 +158,7 @@ def post_events():
                 return _problem(404, "event %d: no shipment of yours has this %s" % (
                     i, "tracking token" if ref[0] == "token" else "tracking number"),
                     "第 %d 个事件：您承运的发货单中没有此%s" % (i, "跟踪令牌" if ref[0] == "token" else "运单号"), index=i)
-        ins = postgresql.insert if s.get_bind().dialect.name == "postgresql" else sqlite.insert
+        ins = upsert_insert(s.get_bind().dialect.name)
         stored = 0
         for ref, status, when, place, promised in events:
             sid = mine[ref]

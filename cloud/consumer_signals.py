@@ -25,11 +25,10 @@ import re
 
 from flask import Blueprint, Response, current_app, request
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from cloud import trace_api
 from cloud.consumer_models import VerificationSignal
-from cloud.db import get_db
+from cloud.db import get_db, upsert_insert
 from cloud.models import utcnow
 from cloud.provenance import region_inside
 from cloud.verification import OFTEN_CHECKED
@@ -74,7 +73,7 @@ def record(s, key, kind, region="", expected=None, source="count", count=None, n
     """Upsert the signal (key, kind, region): `count` given replaces the count
     (checks so far), else it grows by one. Commits."""
     now = now or utcnow()
-    ins = (postgresql.insert if s.get_bind().dialect.name == "postgresql" else sqlite.insert)(VerificationSignal)
+    ins = upsert_insert(s.get_bind().dialect.name)(VerificationSignal)
     stmt = ins.values(key=key, kind=kind, region=region, expected=expected, source=source, count=count or 1,
                       first_seen=now, last_seen=now).on_conflict_do_update(
         index_elements=[VerificationSignal.key, VerificationSignal.kind, VerificationSignal.region],

@@ -8,6 +8,7 @@ Must never create tables: that is the migrations' job (`onecode cloud migrate`).
 import os
 
 from sqlalchemy import create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import sessionmaker
 
@@ -28,6 +29,16 @@ def sqlite_busy_timeout(url):
     """Seconds a SQLite connection waits for a lock: the URL's `timeout`, else 30."""
     value = make_url(url).query.get("timeout")
     return SQLITE_BUSY_TIMEOUT_S if value is None else float(value)
+
+
+def upsert_insert(dialect_name):
+    """The INSERT construct with ON CONFLICT for this database (SQLite or PostgreSQL,
+    the two the cloud runs on): every upsert in the cloud starts here."""
+    if dialect_name == "postgresql":
+        return postgresql.insert
+    if dialect_name == "sqlite":
+        return sqlite.insert
+    raise NotImplementedError("the cloud needs SQLite or PostgreSQL, not %s" % dialect_name)
 
 
 def make_engine(url):

@@ -21,9 +21,9 @@ updates.
 import urllib.parse
 
 from sqlalchemy import String, and_, bindparam, case, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from cloud import bulk
+from cloud.db import upsert_insert
 from cloud.epcis_ids import epc_key
 from cloud.models import EpcContainment, EpcState, LotContainer
 
@@ -140,17 +140,9 @@ class Pending:
                     self.edges.add((pkey, ckey))
 
 
-def _insert_for(dialect_name):
-    if dialect_name == "postgresql":
-        return postgresql.insert
-    if dialect_name == "sqlite":
-        return sqlite.insert
-    raise NotImplementedError("derived state needs SQLite or PostgreSQL, not %s" % dialect_name)
-
-
 def upsert_statement(dialect_name):
     table = EpcState.__table__
-    stmt = _insert_for(dialect_name)(table)
+    stmt = upsert_insert(dialect_name)(table)
     ex = stmt.excluded
     cur = table.c
     newer_last = ex.last_time >= cur.last_time
@@ -199,7 +191,7 @@ def apply(session, pending):
     # containment history, and the containers of each lot (the child's lot known now,
     # or when its commissioning event arrives after the packing)
     ct, lc = EpcContainment.__table__, LotContainer.__table__
-    ins = _insert_for(name)
+    ins = upsert_insert(name)
     if pending.edges:
         edges = [{"p": p, "c": c} for p, c in sorted(pending.edges)]
         session.execute(ins(ct).values(parent_key=bindparam("p"), child_key=bindparam("c"))

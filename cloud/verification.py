@@ -21,11 +21,11 @@ import functools
 import urllib.parse
 
 from sqlalchemy import String, bindparam, case, exists, func, literal, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from cloud import provenance
 from cloud.consumer_links import lot_path
 from cloud.consumer_models import CodeCheck
+from cloud.db import upsert_insert
 from cloud.master import Batch, Company, Document, Item, Location, SalesOrder, Shipment, ShipmentUnit
 from cloud.models import EpcContainment, EpcState, Event, EventEpc, Product, utcnow
 
@@ -195,7 +195,7 @@ def judge(facts, reasons):
 
 @functools.cache
 def _count_statement(dialect):
-    ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(CodeCheck)
+    ins = upsert_insert(dialect)(CodeCheck)
     return ins.values(key=bindparam("ck"), checks=1, first_check=bindparam("t1"),
                       last_check=bindparam("t2")).on_conflict_do_update(
         index_elements=[CodeCheck.key], set_={"checks": CodeCheck.checks + 1, "last_check": ins.excluded.last_check}

@@ -151,13 +151,13 @@ def ingest_raw(url, batches):
     from cloud import bulk
     from cloud.db import Database
     from cloud.models import EpcState
-    from cloud.state import _insert_for
+    from cloud.db import upsert_insert
     from cloud.store import EVENT_COLUMNS
     db = Database(url)
     w = bulk.Writer(db.engine.dialect)
     rows = raw_rows(batches, w)
     table = EpcState.__table__
-    ins = _insert_for(db.engine.dialect.name)(table)
+    ins = upsert_insert(db.engine.dialect.name)(table)
     upsert = ins.on_conflict_do_update(index_elements=[table.c.key],
                                        set_={c.name: ins.excluded[c.name] for c in table.c if c.name != "key"})
     t = time.perf_counter()
