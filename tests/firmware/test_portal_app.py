@@ -3,9 +3,9 @@
 import os
 import unittest
 
-from onecode import cbor, wire
+from onecode import cbor, epc, wire
 from onecode.journal import MAX_PAYLOAD, Journal
-from onecode.portal_app import PortalApp, split_pass
+from onecode.portal_app import DEFAULTS, PortalApp, split_pass
 
 
 class FakeReader:
@@ -49,6 +49,25 @@ def tag(n):
     return bytes([0x30, 0x14, 0, 0, 0, 0, 0, 0, 0, 0, n // 256, n % 256])
 
 
+def uri(n):
+    return epc.decode(tag(n)).pure_uri
+
+
+class FakeLight:
+    def __init__(self):
+        self.colors = []
+
+    def set(self, color):
+        self.colors.append(color)
+
+
+MANIFEST = "onecode/s1/dev/door-1/manifest"
+
+
+def manifest(ns, direction="in", rev=1):
+    return cbor.dumps({"v": 1, "id": "ASN-0042", "dir": direction, "rev": rev, "epcs": [uri(n) for n in ns]})
+
+
 _made = []
 
 
@@ -69,19 +88,21 @@ def clear(path):
         pass
 
 
-class PortalAppTest(unittest.TestCase):
+class AppCase(unittest.TestCase):
+    """The app on a fresh journal; no tests of its own."""
+
     def tearDown(self):
         while _made:
             clear(_made.pop())
 
-    def app(self, ntags):
+    def app(self, ntags, light=None):
         j = Journal(journal_dir(), rand=lambda: 42)
         j.open()
         reader, link = FakeReader(), FakeLink()
         for k in range(ntags):
             reader.script.append((0, 600, tag(k), 1))
             reader.script.append((400, 1000, tag(k), 2))
-        app = PortalApp({"site": "s1", "dev": "door-1", "boot": 3}, reader, link, j)
+        app = PortalApp({"site": "s1", "dev": "door-1", "boot": 3}, reader, link, j, light)
         app.start()
         return app, reader, link, j
 
@@ -91,17 +112,19 @@ class PortalAppTest(unittest.TestCase):
             app.step(t)
             t += step
 
+
+class PortalAppTest(AppCase):
     def test_a_pass_of_50_tags_is_journaled_in_parts_sent_and_released(self):
         app, reader, link, j = self.app(50)
         self.assertEqual(reader.configured, (0x0D, 2700, [1, 2]))
-        self.assertEqual(link.subs, ["onecode/s1/dev/door-1/ack"])
+        self.assertEqual(link.subs, ["onecode/s1/dev/door-1/ack", MANIFEST])
         self.run_until(app, 0, 3000)
         self.assertEqual(app.status()["passes"], 1)
-        self.assertEqual(j.count, 3)                       # 22 + 22 + 6 tags
+        self.assertEqual(j.count, 3)                       # 19 + 19 + 12 tags
         topic, msg = link.out[0]
         self.assertEqual(topic, "onecode/s1/dev/door-1/batch")
         self.assertEqual([(r["part"], r["parts"], len(r["tags"])) for r in msg["recs"]],
-                         [(1, 3, 22), (2, 3, 22), (3, 3, 6)])
+                         [(1, 3, 19), (2, 3, 19), (3, 3, 12)])
         self.assertEqual(sorted(t["epc"] for r in msg["recs"] for t in r["tags"]), [tag(k) for k in range(50)])
         self.assertTrue(all(r["dir"] == "in" for r in msg["recs"]))
         link.inbox.append(("onecode/s1/dev/door-1/ack",
@@ -134,12 +157,84 @@ class PortalAppTest(unittest.TestCase):
 
     def test_worst_case_part_fits_one_journal_record(self):
         tags = [{"epc": b"\xff" * 12, "n": 65535, "rssi": -128, "zones": "oi"} for _ in range(100)]
+        chk = {"doc": "A" * 64, "rev": (1 << 63) - 1, "res": "amber", "why": ["dir_unknown", "to_come"], "unexp": 1024, "miss": 500, "left": 500, "seen": 500, "total": 500}
         rec = {"type": "pass", "t": (1 << 30) - 1, "dur": 4000000, "dir": "unknown", "tags": tags,
-               "overflow": 4000000000, "b": 4000000000}
-        parts = split_pass(rec, 22)
-        self.assertEqual(len(parts), 5)
+               "overflow": 4000000000, "b": 4000000000, "pallet": b"\xff" * 12, "chk": chk}
+        parts = split_pass(rec, DEFAULTS["part_tags"])
+        self.assertEqual(len(parts), 6)
         for p in parts:
             self.assertTrue(len(cbor.dumps(p)) <= MAX_PAYLOAD, len(cbor.dumps(p)))
+
+
+class DoorCheckAppTest(AppCase):
+    """The door check wired into the app: manifest topic, light, `chk` in every part."""
+
+    def test_a_matching_pass_is_green_in_every_part_then_the_light_goes_off(self):
+        light = FakeLight()
+        app, reader, link, j = self.app(50, light)
+        link.inbox.append((MANIFEST, manifest(range(50))))
+        self.run_until(app, 0, 3000)
+        self.assertEqual(app.status()["manifest"], "ASN-0042")
+        self.assertEqual(light.colors, ["off", "green"])
+        recs = link.out[0][1]["recs"]
+        self.assertEqual(len(recs), 3)
+        for r in recs:
+            self.assertEqual(r["chk"], {"doc": "ASN-0042", "rev": 1, "res": "green", "why": ["complete"],
+                                        "unexp": 0, "miss": 0, "left": 0, "seen": 50, "total": 50})
+        self.assertEqual(app.verdict.text("en"), "OK: ASN-0042 complete (50)")
+        st = app.status()
+        self.assertEqual((st["chk_green"], st["chk_red"], st["chk_amber"], st["chk_none"]), (1, 0, 0, 0))
+        self.run_until(app, 3000, 8000)  # the light holds 5 s from the end of the pass
+        self.assertEqual(light.colors, ["off", "green", "off"])
+
+    def test_unexpected_tags_turn_the_light_red(self):
+        light = FakeLight()
+        app, reader, link, j = self.app(5, light)
+        link.inbox.append((MANIFEST, manifest([0, 1, 2])))
+        self.run_until(app, 0, 3000)
+        self.assertEqual(light.colors, ["off", "red"])
+        self.assertEqual(link.out[0][1]["recs"][0]["chk"]["unexp"], 2)
+        self.assertEqual(app.status()["chk_red"], 1)
+        self.assertEqual(app.verdict.text("zh")[:27], "2 个标签不在清单 ASN-0042 中：sgtin:")
+
+    def test_a_pass_against_the_manifest_direction_is_red(self):
+        light = FakeLight()
+        app, reader, link, j = self.app(3, light)
+        link.inbox.append((MANIFEST, manifest([0, 1, 2], "out")))
+        self.run_until(app, 0, 3000)
+        self.assertEqual(light.colors, ["off", "red"])
+        self.assertEqual(link.out[0][1]["recs"][0]["chk"]["why"], ["went_in"])
+
+    def test_no_manifest_no_verdict_no_light(self):
+        light = FakeLight()
+        app, reader, link, j = self.app(3, light)
+        self.run_until(app, 0, 3000)
+        self.assertEqual(light.colors, ["off"])
+        self.assertTrue("chk" not in link.out[0][1]["recs"][0])
+        self.assertEqual(app.status()["chk_none"], 1)
+
+    def test_bad_manifests_are_counted_and_an_empty_one_withdraws(self):
+        app, reader, link, j = self.app(3)
+        link.inbox.append((MANIFEST, manifest([0, 1, 2])))
+        link.inbox.append((MANIFEST, b"\xff\xfe"))                              # not CBOR
+        link.inbox.append((MANIFEST, cbor.dumps({"v": 1, "id": "X", "dir": "in"})))  # no rev, no epcs
+        link.inbox.append((MANIFEST, cbor.dumps([1, 2])))
+        app.step(0)
+        st = app.status()
+        self.assertEqual((st["bad_manifests"], st["manifest"]), (3, "ASN-0042"))
+        link.inbox.append((MANIFEST, b""))
+        self.run_until(app, 20, 3000)
+        self.assertEqual(app.status()["manifest"], None)
+        self.assertTrue("chk" not in link.out[0][1]["recs"][0])
+
+    def test_the_retained_manifest_redelivered_keeps_progress(self):
+        app, reader, link, j = self.app(3)
+        link.inbox.append((MANIFEST, manifest([0, 1, 2, 7])))
+        self.run_until(app, 0, 3000)
+        self.assertEqual(app.verdict.color, "red")          # one load, tag 7 missing
+        link.inbox.append((MANIFEST, manifest([0, 1, 2, 7])))  # the broker's redelivery on reconnect
+        app.step(3000)
+        self.assertEqual(app.door.seen, 3)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """What the handheld tells its user: message keys rendered in Chinese or English, and
-the buzzer pattern that goes with each answer.
+the buzzer pattern that goes with each answer. The dock-door portal's verification
+reasons (onecode.door_check) are keys here too.
 
 A workflow step answers with a `Reply` (a message key, its parameters, a buzz level
 and the device records it produced); `Screen` renders the key in the device language
@@ -79,6 +80,14 @@ TEXT = {
     "passed": ("合格：{code}", "Passed: {code}"),
     "failed": ("不合格：{code}", "Failed: {code}"),
     "inspect_done": ("质检完成：{n} 件", "Inspection done: {n} items"),
+    # dock-door verification (月台门核验, onecode.door_check); names are EPCs without urn:epc:id:
+    "door_unexpected": ("{n} 个标签不在清单 {doc} 中：{names}", "{n} tag(s) not on {doc}: {names}"),
+    "door_went_in": ("方向不符：{doc} 为出库，本次为入库", "Wrong direction: {doc} is outbound, this pass went in"),
+    "door_went_out": ("方向不符：{doc} 为入库，本次为出库", "Wrong direction: {doc} is inbound, this pass went out"),
+    "door_missing": ("{doc} 缺少 {n} 个：{names}", "{n} missing from {doc}: {names}"),
+    "door_dir_unknown": ("标签与 {doc} 相符，但未能判断方向", "Tags match {doc}, direction not seen"),
+    "door_to_come": ("正确：{doc} 已过 {seen}/{total}，还有 {left} 个托盘", "OK: {doc} {seen}/{total} through, {left} pallet(s) still to come"),
+    "door_complete": ("正确：{doc} 已齐（{total} 个）", "OK: {doc} complete ({total})"),
 }
 
 
