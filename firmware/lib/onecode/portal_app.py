@@ -1,27 +1,36 @@
-"""The dock-door portal application: reader -> pass detection -> uplink -> MQTT.
+"""The dock-door portal application: reader -> pass detection -> door check -> uplink -> MQTT.
 
 Joins the parts; owns no hardware. The board's main.py (or the simulator on a PC)
 passes in a reader (onecode.mercury_reader.MercuryReader on a UART), a link (an
-MQTT adapter with subscribe/publish/poll) and an opened onecode.journal.Journal on
-flash, and calls `step(now_ms)` in a loop,
+MQTT adapter with subscribe/publish/poll), an opened onecode.journal.Journal on
+flash and optionally a stack light (`set(color)`, onecode.stack_light), and calls
+`step(now_ms)` in a loop,
 sleeping for the returned number of ms. Must never import machine or network
 modules and never block.
 """
-from onecode import cbor
+from onecode import cbor, wire
+from onecode.door_check import DoorCheck
 from onecode.portal import PassDetector
+from onecode.stack_light import HeldLight
 from onecode.uplink import Uplink
 
 DEFAULTS = {
     "region": 0x0D,        # NA2; set per site in the provisioned config
     "power_cdbm": 2700,    # 27.00 dBm
     "zones": {1: "o", 2: "i"},
-    "quiet_ms": 1500,
+    "quiet_ms": 1000,      # pass detection settings: onecode.portal.PassDetector, docs/portal.md
     "max_tags": 256,
-    "part_tags": 22,       # tags per journal record: a worst-case part fits the 1 KB record limit
+    "part_tags": 19,       # tags per journal record: a worst-case part with its door check fits 1 KB
     "batch_max": 32,
     "resend_ms": 3000,
     "idle_ms": 20,
+    "light_ms": 5000,      # how long a door verdict shows on the stack light
 }
+
+
+# provisioned config keys handed to the pass detector as they are
+DETECTOR_KEYS = ("quiet_ms", "max_tags", "hold_ms", "order_ms", "forget_ms", "max_residents", "move_reads",
+                 "move_margin_db", "zone_margin_db", "settle_ms", "stay_ms", "beam_stuck_ms")
 
 
 def settings(config):
@@ -60,20 +69,31 @@ def split_pass(rec, part_tags):
 
 
 class PortalApp:
-    def __init__(self, config, reader, link, journal):
+    def __init__(self, config, reader, link, journal, light=None):
         s = self.settings = settings(config)
         self.reader = reader
         self.link = link
-        self.detector = PassDetector(s["zones"], s["quiet_ms"], s["max_tags"])
+        kw = {}
+        for k in DETECTOR_KEYS:
+            if k in s:
+                kw[k] = s[k]
+        self.detector = PassDetector(s["zones"], **kw)
         self.uplink = Uplink(s["site"], s["dev"], s["boot"], journal, s["batch_max"], s["resend_ms"])
         self._held = []  # records of a finished pass the journal had no room for yet
         self.bad_acks = 0
         self.flash_errors = 0
         self._flush_due = False  # journal has records or an ack to write
+        self.door = DoorCheck()
+        self.light = HeldLight(light, s["light_ms"])
+        self.manifest_topic = wire.topic(wire.DEVICE_MANIFEST, site=s["site"], dev=s["dev"])
+        self.bad_manifests = 0
+        self.verdict = None  # the last pass's onecode.door_check.Verdict (None: not judged)
 
     def start(self):
         s = self.settings
         self.link.subscribe(self.uplink.ack_topic)
+        self.link.subscribe(self.manifest_topic)
+        self.light.start()
         self.reader.configure(s["region"], s["power_cdbm"], sorted(s["zones"]))
         self.reader.start()
 
@@ -86,6 +106,7 @@ class PortalApp:
         if not self._held:
             rec = self.detector.poll(now_ms)
             if rec is not None:
+                self._judge(rec, now_ms)
                 self._held = split_pass(rec, self.settings["part_tags"])
         try:
             # append may write on its own when the journal's RAM buffer is full
@@ -101,6 +122,8 @@ class PortalApp:
                         self._flush_due = True  # save the ack point, trim segments
                 except ValueError:
                     self.bad_acks += 1
+            elif topic == self.manifest_topic:
+                self._manifest(payload)
         if self._flush_due:
             try:
                 self.uplink.journal.flush()  # one flash write for all parts of a pass and the ack
@@ -112,13 +135,41 @@ class PortalApp:
             out = self.uplink.poll(now_ms)
             if out is not None:
                 self.link.publish(out[0], cbor.dumps(out[1]))
+        self.light.step(now_ms)
         return self.settings["idle_ms"]
+
+    def beam(self, name, on, now_ms):
+        """A beam sensor edge ('outer' | 'inner', on = interrupted), from the board's
+        pin interrupt handler via micropython.schedule, or from a simulator."""
+        self.detector.beam(name, on, now_ms)
+
+    def _manifest(self, payload):
+        """The retained doorManifest: empty withdraws it; a bad one is counted and the
+        current manifest stays."""
+        if not payload:
+            self.door.withdraw()
+            return
+        try:
+            self.door.load(cbor.loads(payload))
+        except (ValueError, TypeError):
+            self.bad_manifests += 1
+
+    def _judge(self, rec, now_ms):
+        """Judge the whole pass before it is split: the verdict lights the stack light
+        and travels in every part as `chk`."""
+        v = self.verdict = self.door.judge(rec)
+        if v is not None:
+            rec["chk"] = v.field()
+            self.light.show(v.color, now_ms)
 
     def status(self):
         d = self.detector
         u = self.uplink
         r = self.reader
+        c = self.door.counts
         return {"passes": d.passes, "stray": d.stray_tags, "pending": len(u), "sent": u.sent,
                 "resent": u.resent, "acked": u.acked, "refused": u.refused,
                 "reads": getattr(r, "reads", 0), "bad_acks": self.bad_acks,
-                "flash_errors": self.flash_errors}
+                "flash_errors": self.flash_errors, "manifest": self.door.doc,
+                "bad_manifests": self.bad_manifests, "chk_green": c["green"], "chk_amber": c["amber"],
+                "chk_red": c["red"], "chk_none": c["none"]}

@@ -21,6 +21,10 @@ from onecode_cli.sim.virtual_m6e import VirtualM6e
 
 log = logging.getLogger("portal")
 
+# the first pallet comes after the portal has had time to learn the staged tags around it
+# (onecode.portal: a tag read in one zone for settle_ms is resident, not a pass)
+LEARN_MS = 9000
+
 
 def build_reader(clock, start_ms, pallet_no, cases, passes, gap_s, staged=3):
     reader = VirtualM6e(clock)
@@ -31,7 +35,7 @@ def build_reader(clock, start_ms, pallet_no, cases, passes, gap_s, staged=3):
     for window in pallet.staged_timeline(staged_tags, start_ms, end + 10 ** 9):
         reader.add_pass(*window)
     for k in range(passes):
-        t = start_ms + 1000 + int(k * gap_s * 1000)
+        t = start_ms + LEARN_MS + int(k * gap_s * 1000)
         for window in pallet.pass_timeline(tags, t, inbound=(k % 2 == 0)):
             reader.add_pass(*window)
     return reader, tags
