@@ -17,8 +17,9 @@ class FakeReader:
     def configure(self, region, power, antennas):
         self.configured = (region, power, antennas)
 
-    def start(self):
+    def start(self, metadata=None):
         self.started = True
+        self.metadata = metadata
 
     def stop(self):
         self.started = False

@@ -28,7 +28,7 @@ class ScriptedReader:
     def configure(self, region, power, antennas):
         pass
 
-    def start(self):
+    def start(self, metadata=None):
         pass
 
     def stop(self):

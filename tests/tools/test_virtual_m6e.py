@@ -139,3 +139,26 @@ def test_module_answers_commands():
     bad[-1] ^= 1
     module.write(bytes(bad))
     assert module.read(100) is None and module.bad_commands == 1
+
+
+def test_module_sends_the_metadata_the_reader_asked_for():
+    clock = Clock()
+    module = VirtualM6e(clock)
+    reader = MercuryReader(module)
+    reader.configure(mf.REGION_EU, 2500, (1, 2))
+    reader.start(metadata=mf.META_RSSI | mf.META_ANTENNAID)
+    tags = pallet(4)
+    for k, epc in enumerate(tags):
+        module.set_visible(epc, antenna=1 + k % 2, rssi=-50 - k)
+    reads = run(clock, reader, 1000)
+    assert module.metadata == mf.META_RSSI | mf.META_ANTENNAID
+    assert {(e, a, r) for e, a, r, _t in reads} == {(e, 1 + k % 2, -50 - k) for k, e in enumerate(tags)}
+    clock.ms += 200
+    raw = module.read(100000)
+    records = [p for op, st, p in mf.FrameParser().feed(raw) if op == 0x22 and st == 0]
+    assert records and all(len(p) == 26 for p in records)  # 33-byte frames: FF LEN OP ST ST + 26 + CRC
+
+
+def test_portal_app_asks_for_rssi_and_antenna_only():
+    from onecode.portal_app import PORTAL_METADATA
+    assert PORTAL_METADATA == mf.META_RSSI | mf.META_ANTENNAID

@@ -51,8 +51,11 @@ def detector_from_door(door):
     for ant, zone in zones_in.items():
         try:
             n = int(ant)
+            if not 0 <= n <= 255:
+                raise ValueError
         except ValueError:
-            raise LogError("door file: antenna %r is not a number" % ant, "门配置文件：天线 %r 不是数字" % ant) from None
+            raise LogError("door file: antenna %r is not a number 0..255" % ant,
+                           "门配置文件：天线 %r 不是 0 到 255 的数字" % ant) from None
         if zone not in ("o", "i"):
             raise LogError('door file: antenna %s: zone must be "o" or "i", not %r' % (ant, zone),
                            '门配置文件：天线 %s 的区域须为 "o" 或 "i"，而非 %r' % (ant, zone))
@@ -93,8 +96,8 @@ def parse_line(line, lineno):
                            '第 %d 行：光栅事件应为 {"t": 毫秒, "beam": "outer"|"inner", "on": true|false}' % lineno)
         return ("beam", t, obj["beam"], obj["on"])
     ant, hexepc, rssi = obj.get("ant"), obj.get("epc"), obj.get("rssi")
-    if not isinstance(ant, int) or isinstance(ant, bool) or not isinstance(hexepc, str):
-        raise LogError('line %d: a read is {"t": ms, "ant": n, "epc": "hex", "rssi": dBm}' % lineno,
+    if not isinstance(ant, int) or isinstance(ant, bool) or not 0 <= ant <= 255 or not isinstance(hexepc, str):
+        raise LogError('line %d: a read is {"t": ms, "ant": 0..255, "epc": "hex", "rssi": dBm}' % lineno,
                        '第 %d 行：读取记录应为 {"t": 毫秒, "ant": 天线号, "epc": "十六进制", "rssi": dBm}' % lineno)
     try:
         epc = bytes.fromhex(hexepc)

@@ -34,6 +34,12 @@ class CommandPort:
         """True while commands are queued or awaiting their answer."""
         return self._inflight is not None or len(self._queue) > 0
 
+    def _feed(self, data):
+        self._parser.feed(data, self._on_frame_cb)
+
+    def _resync(self):
+        self._parser.resync(self._on_frame_cb)
+
     def _pump(self, now_ms):
         """Read what the transport has (at most max_bytes_per_poll), parse it, time out
         an unanswered command and send the next one."""
@@ -45,13 +51,13 @@ class CommandPort:
                 break
             got = True
             budget -= len(data)
-            self._parser.feed(data, self._on_frame_cb)
+            self._feed(data)
         if got:
             self._last_rx_ms = now_ms
         elif (self._parser.pending and self._last_rx_ms is not None
               and ticks_diff(now_ms, self._last_rx_ms) >= self.stale_ms):
             while self._parser.pending:
-                self._parser.resync(self._on_frame_cb)
+                self._resync()
         if self._inflight is not None:
             if self._sent_ms is None:
                 self._sent_ms = now_ms

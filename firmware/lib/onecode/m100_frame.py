@@ -193,7 +193,7 @@ class FrameParser(mercury_frame.FrameParser):
         self.crc_errors = 0
         self.garbage_bytes = 0
 
-    def _scan(self, out, handler):
+    def _scan(self, out, handler, tags=None, stamp=0):  # tags: Mercury only (unused here)
         buf = self._buf
         mv = self._mv
         r = self._r

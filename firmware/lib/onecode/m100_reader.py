@@ -98,8 +98,10 @@ class M100Reader(CommandPort):
         self._send(mf.cmd_get_region())
         self._send(mf.cmd_get_power())
 
-    def start(self):
-        """Queue multiple polling; it is re-sent every `reissue_ms` while reading."""
+    def start(self, metadata=None):
+        """Queue multiple polling; it is re-sent every `reissue_ms` while reading.
+        (`metadata` is for Mercury readers: an M100 notice always carries RSSI, PC
+        and EPC, and the antenna is the module's.)"""
         self._send(mf.cmd_multi_poll(self.rounds))
         self.reading = True
 

@@ -10,6 +10,8 @@ on any input nor allocate per received byte: it works in one preallocated buffer
 import struct
 from array import array
 
+from onecode.compat import const
+
 # Opcodes (REFERENCE 7)
 OP_VERSION, OP_SET_BAUD = 0x03, 0x06
 OP_READ_TAG_ID_SINGLE, OP_READ_TAG_ID_MULTIPLE, OP_WRITE_TAG_ID = 0x21, 0x22, 0x23
@@ -37,6 +39,10 @@ RECORD_OPTION_METADATA = 0x10
 DEFAULT_SEARCH_FLAGS = 0x001B
 
 HEADER = 0xFF
+# the same, inlined by MicroPython's compiler in the stream parser's loops
+_HEADER = const(0xFF)
+_OP_STREAM = const(0x22)
+_OPTION_METADATA = const(0x10)
 MAX_DATA = 255  # a response frame is at most FF LEN OP ST ST DATA[255] CRC CRC
 
 _NIBBLE = (0x0000, 0x1021, 0x2042, 0x3063, 0x4084, 0x50A5, 0x60C6, 0x70E7,
@@ -59,15 +65,28 @@ def _byte_table():
 _TABLE = _byte_table()
 
 
-def crc16(buf, start=0, end=None):
-    """Mercury CRC (poly 0x1021, init 0xFFFF, a nibble at a time, high nibble first)."""
+# the byte table split into its high and low bytes: the CRC register is then kept as
+# two bytes, which costs the interpreter fewer operations per byte than a 16-bit word
+_TH = bytearray(256)
+_TL = bytearray(256)
+for _h in range(256):
+    _TH[_h] = _TABLE[_h] >> 8
+    _TL[_h] = _TABLE[_h] & 0xFF
+
+
+def crc16(buf, start=0, end=None, init=0xFFFF):
+    """Mercury CRC (poly 0x1021, init 0xFFFF, a nibble at a time, high nibble first).
+    It is affine in the bytes: crc16(m) == crc16(m, init=0) ^ crc16(bytes(len(m))),
+    and with init 0 leading zero bytes do not change it (FrameParser relies on both)."""
     if end is None:
         end = len(buf)
-    c = 0xFFFF
-    t = _TABLE
-    for i in range(start, end):
-        c = (((c << 8) & 0xFFFF) | buf[i]) ^ t[c >> 8]
-    return c
+    h = init >> 8
+    lo = init & 0xFF
+    th = _TH
+    tl = _TL
+    for b in memoryview(buf)[start:end]:
+        h, lo = lo ^ th[h], b ^ tl[h]
+    return (h << 8) | lo
 
 
 def gen2_crc16(buf, start=0, end=None):
@@ -157,14 +176,26 @@ class FrameParser:
     it calls handler(opcode, status, payload_memoryview) instead (the view is only
     valid during the call) and returns the number of frames. Command streams
     (`responses=False`, used by the virtual module) have status None.
-    Bounds: the buffer holds exactly one largest frame; a byte that cannot start a
-    valid frame is dropped and counted in `garbage_bytes` (the 0xFF of a bad-CRC
-    frame included), then parsing resumes at the next 0xFF.
+    Bounds: the buffer holds one largest frame, or `capacity` bytes if more (a
+    streaming reader gives it room for a poll's worth of records); a byte that cannot
+    start a valid frame is dropped and counted in `garbage_bytes` (the 0xFF of a
+    bad-CRC frame included), then parsing resumes at the next 0xFF.
+
+    CRCs of a run of complete frames are checked together: the CRC is affine, so the
+    XOR of the frames (right-aligned, as big integers: C code, not a byte loop) must
+    have the XOR of their CRCs, corrected for the init value per length. One bad
+    frame makes the run fail exactly when its own check would; then every frame of
+    the run is checked on its own, up to the first bad one, and parsing resumes just
+    after that frame's 0xFF as before. (Two bad frames could only cancel out if their
+    errors had the same CRC syndrome, a 1 in 65,536 chance on top of two UART errors
+    in one poll.)
     """
 
-    def __init__(self, responses=True):
+    def __init__(self, responses=True, capacity=0):
         self._hdr = 5 if responses else 3
-        self._size = self._hdr + MAX_DATA + 2
+        self._size = max(capacity, self._hdr + MAX_DATA + 2)
+        self._spans = []   # ends of the run of complete frames being checked
+        self._k = {}       # frame length -> CRC of that many zero bytes (the init term)
         self._buf = bytearray(self._size)
         self._mv = memoryview(self._buf)
         self._r = 0
@@ -182,7 +213,10 @@ class FrameParser:
         self.garbage_bytes += self._w - self._r
         self._r = self._w = 0
 
-    def feed(self, data, handler=None):
+    def feed(self, data, handler=None, tags=None, stamp=0):
+        """See the class. With `tags` (a list), streamed tag records in a common
+        layout are appended to it as (epc, antenna, rssi, stamp) instead of going to
+        the handler: the hot path of a continuous read (see _scan)."""
         out = None if handler is not None else []
         n = len(data) if data else 0
         src = memoryview(data) if n else None
@@ -198,12 +232,12 @@ class FrameParser:
                 self._buf[self._w:self._w + take] = src[i:i + take]
                 self._w += take
                 i += take
-            count += self._scan(out, handler)
+            count += self._scan(out, handler, tags, stamp)
             if i >= n:
                 break
         return out if handler is None else count
 
-    def resync(self, handler=None):
+    def resync(self, handler=None, tags=None, stamp=0):
         """Give up on the frame start held (e.g. a truncated frame followed by
         silence): drop its 0xFF and parse what follows."""
         out = None if handler is not None else []
@@ -211,7 +245,7 @@ class FrameParser:
         if self._r < self._w:
             self._r += 1
             self.garbage_bytes += 1
-            count = self._scan(out, handler)
+            count = self._scan(out, handler, tags, stamp)
         return out if handler is None else count
 
     def _compact(self):
@@ -225,41 +259,116 @@ class FrameParser:
         self._r = 0
         self._w = k
 
-    def _scan(self, out, handler):
+    def _scan(self, out, handler, tags=None, stamp=0):
         buf = self._buf
-        r = self._r
         w = self._w
         hdr = self._hdr
+        spans = self._spans
+        r = self._r
         count = 0
         while r < w:
-            if buf[r] != HEADER:
+            if buf[r] != _HEADER:
                 j = r + 1
-                while j < w and buf[j] != HEADER:
+                while j < w and buf[j] != _HEADER:
                     j += 1
                 self.garbage_bytes += j - r
                 r = j
                 continue
-            if w - r < 2:
-                break
-            end = r + hdr + buf[r + 1]
-            if end + 2 > w:
-                break
-            if crc16(buf, r + 1, end) != ((buf[end] << 8) | buf[end + 1]):
+            # the run of complete frames from r, found by their LEN bytes
+            del spans[:]
+            j = r
+            while w - j >= 2 and buf[j] == _HEADER:
+                end = j + hdr + buf[j + 1]
+                if end + 2 > w:
+                    break
+                spans.append(end)
+                j = end + 2
+            n = len(spans)
+            if not n:
+                break  # a frame still arriving
+            if n > 1 and self._run_ok(r, spans):
+                good = n
+            else:
+                good = 0  # one by one, up to the first bad frame
+                j = r
+                while good < n:
+                    end = spans[good]
+                    if crc16(buf, j + 1, end) != ((buf[end] << 8) | buf[end + 1]):
+                        break
+                    good += 1
+                    j = end + 2
+            j = r
+            mv = self._mv
+            self.frames += good
+            count += good
+            flags = -1   # the records of a stream share one layout: look it up once
+            lay = None
+            for k in range(good):
+                end = spans[k]
+                if tags is not None and buf[j + 2] == _OP_STREAM and buf[j + 3] == 0 and buf[j + 4] == 0 \
+                        and end - j >= 11:
+                    # A streamed tag record (status OK). In a common layout (see _LAYOUTS)
+                    # it goes straight to `tags` as (epc, antenna, rssi, stamp), after the
+                    # structural checks of parse_tag_record: the portal's hot path, kept
+                    # inline (no call, no per-field work, one allocation for the EPC).
+                    i = j + 5
+                    f = (buf[i + 3] << 8) | buf[i + 4]
+                    if f != flags:
+                        flags = f
+                        lay = _LAYOUTS.get(f)
+                    if lay is not None and buf[i] & _OPTION_METADATA and buf[i + 5] == 1:
+                        e = i + lay[2]
+                        d = lay[3]
+                        if e + 2 <= end and (d < 0 or not (buf[i + d] or buf[i + d + 1])):
+                            bits = (buf[e] << 8) | buf[e + 1]
+                            size = (bits >> 3) - 4
+                            if not bits & 7 and bits >= 32 and e + 6 + size == end:
+                                rssi = buf[i + lay[0]]
+                                tags.append((bytes(mv[e + 4:e + 4 + size]), buf[i + lay[1]] & 0x0F,
+                                             rssi - 256 if rssi > 127 else rssi, stamp))
+                                j = end + 2
+                                continue
+                status = ((buf[j + 3] << 8) | buf[j + 4]) if hdr == 5 else None
+                if handler is not None:
+                    self._r = end + 2
+                    handler(buf[j + 2], status, mv[j + hdr:end])
+                else:
+                    out.append((buf[j + 2], status, bytes(mv[j + hdr:end])))
+                j = end + 2
+            r = j
+            if good < n:
                 self.crc_errors += 1
                 self.garbage_bytes += 1
                 r += 1
-                continue
-            status = ((buf[r + 3] << 8) | buf[r + 4]) if hdr == 5 else None
-            self.frames += 1
-            count += 1
-            if handler is not None:
-                self._r = end + 2
-                handler(buf[r + 2], status, self._mv[r + hdr:end])
-            else:
-                out.append((buf[r + 2], status, bytes(self._mv[r + hdr:end])))
-            r = end + 2
         self._r = r
         return count
+
+    def _run_ok(self, r, spans):
+        """One CRC check for the whole run of frames starting at r (see the class):
+        each frame from LEN to its CRC is one big integer (C code); their XOR holds
+        the XOR of the covered bytes above the XOR of the CRCs."""
+        mv = self._mv
+        acc = 0
+        kx = 0
+        longest = 0
+        last = -1
+        k = 0
+        j = r
+        for end in spans:
+            acc ^= int.from_bytes(mv[j + 1:end + 2], "big")
+            n = end - j - 1
+            if n != last:  # a run is mostly frames of one length: one lookup
+                last = n
+                k = self._k.get(n)
+                if k is None:
+                    if len(self._k) >= 64:
+                        self._k.clear()
+                    k = self._k[n] = crc16(bytes(n))
+                if n > longest:
+                    longest = n
+            kx ^= k
+            j = end + 2
+        return crc16((acc >> 16).to_bytes(longest, "big"), 0, longest, 0) == (acc & 0xFFFF) ^ kx
 
 
 class TagRecord:
@@ -280,6 +389,30 @@ def _u(p, i, k):
     for j in range(i, i + k):
         v = (v << 8) | p[j]
     return v
+
+
+def _layout(flags):
+    """(RSSI, antenna, EPC-length field, embedded-data length field or -1) offsets
+    in a record with these metadata flags and no embedded data, or None."""
+    if flags & ~META_ALL or not flags & META_RSSI or not flags & META_ANTENNAID:
+        return None
+    i = 6 + (1 if flags & META_READCOUNT else 0)
+    rssi = i
+    ant = i + 1
+    i += 2
+    data = -1
+    for bit, size in ((META_FREQ, 3), (META_TIMESTAMP, 4), (META_PHASE, 2), (META_PROTOCOL, 1),
+                      (META_DATA, 2), (META_GPIO, 1)):
+        if flags & bit:
+            if bit == META_DATA:
+                data = i
+            i += size
+    return (rssi, ant, i, data)
+
+
+_LAYOUTS = {}
+for _f in (META_ALL, META_ALL & ~META_DATA, META_RSSI | META_ANTENNAID, META_READCOUNT | META_RSSI | META_ANTENNAID):
+    _LAYOUTS[_f] = _layout(_f)
 
 
 def parse_tag_record(payload, into=None):
@@ -353,20 +486,38 @@ def parse_tag_record(payload, into=None):
 def build_tag_record(epc, rssi=-60, antenna=1, tx_antenna=None, freq_khz=915250,
                      timestamp_ms=0, read_count=1, phase=0, pc=None,
                      protocol=PROTOCOL_GEN2, status=STATUS_OK,
-                     search_flags=DEFAULT_SEARCH_FLAGS):
-    """Inverse of parse_tag_record: a whole 0x22 response frame with all metadata
-    (47 bytes for a 12-byte EPC); the EPC CRC is the Gen2 CRC over PC+EPC."""
+                     search_flags=DEFAULT_SEARCH_FLAGS, metadata=META_ALL):
+    """Inverse of parse_tag_record: a whole 0x22 response frame carrying the metadata
+    fields `metadata` asks for, in flag-bit order (47 bytes for a 12-byte EPC with
+    all of them, 33 with RSSI and antenna only); the EPC CRC is the Gen2 CRC over
+    PC+EPC. Embedded data, when asked for, is empty (length 0)."""
+    if metadata & ~META_ALL:
+        raise ValueError("unknown metadata flags 0x%04x" % metadata)
     n = len(epc)
     if pc is None:
         pc = ((n + 1) // 2) << 11
     if tx_antenna is None:
         tx_antenna = antenna
     ant = ((tx_antenna & 0x0F) << 4) | (antenna & 0x0F)
-    # embedded-data length 0 bits (no data), GPIO byte 0, EPC bits incl. PC and CRC
     tag = struct.pack(">H", pc) + bytes(epc)
-    d = (struct.pack(">BHHBBbB", RECORD_OPTION_METADATA, search_flags, META_ALL, 1,
-                     read_count, rssi, ant)
-         + struct.pack(">I", freq_khz)[1:]
-         + struct.pack(">IHBHBH", timestamp_ms, phase, protocol, 0, 0, (n + 4) * 8)
-         + tag + struct.pack(">H", gen2_crc16(tag)))
+    d = struct.pack(">BHHB", RECORD_OPTION_METADATA, search_flags, metadata, 1)
+    if metadata & META_READCOUNT:
+        d += struct.pack(">B", read_count)
+    if metadata & META_RSSI:
+        d += struct.pack(">b", rssi)
+    if metadata & META_ANTENNAID:
+        d += struct.pack(">B", ant)
+    if metadata & META_FREQ:
+        d += struct.pack(">I", freq_khz)[1:]
+    if metadata & META_TIMESTAMP:
+        d += struct.pack(">I", timestamp_ms)
+    if metadata & META_PHASE:
+        d += struct.pack(">H", phase)
+    if metadata & META_PROTOCOL:
+        d += struct.pack(">B", protocol)
+    if metadata & META_DATA:
+        d += struct.pack(">H", 0)   # embedded-data length: 0 bits
+    if metadata & META_GPIO:
+        d += struct.pack(">B", 0)
+    d += struct.pack(">H", (n + 4) * 8) + tag + struct.pack(">H", gen2_crc16(tag))
     return build_response(OP_READ_TAG_ID_MULTIPLE, status, d)

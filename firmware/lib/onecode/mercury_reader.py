@@ -19,10 +19,11 @@ class MercuryReader(CommandPort):
     returned per poll (extra reads counted in `dropped_reads`). The list `poll`
     returns is reused by the next call."""
 
-    def __init__(self, uart, max_reads=64, max_bytes_per_poll=1024, read_chunk=128,
+    def __init__(self, uart, max_reads=64, max_bytes_per_poll=1024, read_chunk=512,
                  cmd_timeout_ms=1000, stale_ms=100, max_queue=8):
         CommandPort.__init__(self, uart, max_bytes_per_poll, read_chunk, cmd_timeout_ms, stale_ms, max_queue)
-        self._parser = mf.FrameParser()
+        # room for a chunk beside a partial frame: the records of a poll are CRC-checked as one run
+        self._parser = mf.FrameParser(capacity=read_chunk + mf.MAX_DATA + 7)
         self._record = mf.TagRecord()
         self._on_frame_cb = self._on_frame
         self._reads = []
@@ -64,10 +65,12 @@ class MercuryReader(CommandPort):
     def request_version(self):
         self._send(mf.cmd_version())
 
-    def start(self, on_time_ms=1000):
-        """Queue the read-filter switch-off and the continuous read."""
+    def start(self, on_time_ms=1000, metadata=mf.META_ALL):
+        """Queue the read-filter switch-off and the continuous read, asking for the
+        `metadata` fields per tag (a portal needs RSSI and antenna only: shorter
+        records, less UART time and CRC work per read)."""
         self._send(mf.cmd_disable_read_filter())
-        self._send(mf.cmd_start_continuous(on_time_ms))
+        self._send(mf.cmd_start_continuous(on_time_ms, metadata))
         self.reading = True
 
     def stop(self):
@@ -86,7 +89,23 @@ class MercuryReader(CommandPort):
         reads = self._reads
         del reads[:]
         self._pump(now_ms)
+        n = len(reads)
+        if n > self.max_reads:
+            self.dropped_reads += n - self.max_reads
+            del reads[self.max_reads:]
         return reads
+
+    def _feed(self, data):
+        # tag records in the common layouts go straight into the reads list
+        # (FrameParser.feed with a tag list); everything else through _on_frame
+        n = len(self._reads)
+        self._parser.feed(data, self._on_frame_cb, self._reads, self._now)
+        self.reads += len(self._reads) - n
+
+    def _resync(self):
+        n = len(self._reads)
+        self._parser.resync(self._on_frame_cb, self._reads, self._now)
+        self.reads += len(self._reads) - n
 
     def _alarm(self, status):
         if status == mf.STATUS_TEMPERATURE_THROTTLE:
@@ -115,16 +134,14 @@ class MercuryReader(CommandPort):
 
     def _on_stream(self, status, payload):
         if status == mf.STATUS_OK and len(payload):
+            # a record the parser could not take on its fast path: the full parser, which names what is wrong
             try:
                 rec = mf.parse_tag_record(payload, self._record)
             except ValueError:
                 self.bad_records += 1
                 return
             self.reads += 1
-            if len(self._reads) >= self.max_reads:
-                self.dropped_reads += 1
-            else:
-                self._reads.append((rec.epc, rec.antenna, rec.rssi, self._now))
+            self._reads.append((rec.epc, rec.antenna, rec.rssi, self._now))
         elif status == mf.STATUS_KEEPALIVE and not len(payload):
             self.keepalives += 1
         elif not self._alarm(status):

@@ -27,28 +27,23 @@ Bounded: at most `max_tags` tags per pass and `max_residents` residents; reads o
 further tags are counted in `overflow` (reported in the pass) and the oldest resident
 makes room. Per read the work is one or two dict lookups and a few list stores.
 """
-from onecode.compat import ticks_add, ticks_diff
+from onecode.compat import const, ticks_add, ticks_diff
 
 IN = "in"
 OUT = "out"
 UNKNOWN = "unknown"
-SSCC_96 = 0x31  # EPC header of a pallet / logistic unit tag (REFERENCE §1)
+SSCC_96 = const(0x31)  # EPC header of a pallet / logistic unit tag (REFERENCE §1)
 
 # per-tag state: [first read, last read, reads, peak RSSI] for the outer zone at 0,
 # the same for the inner zone at 4 (times relative to the pass's opening)
-_FIRST, _LAST, _COUNT, _PEAK = 0, 1, 2, 3
-_I = 4
+# (const: MicroPython inlines these at compile time, no global lookup in the hot path)
+_FIRST = const(0)
+_LAST = const(1)
+_COUNT = const(2)
+_PEAK = const(3)
+_I = const(4)
 _ZONE_NAMES = ("o", None, None, None, "i")
 _BEAMS = {"outer": 0, "inner": 1}
-
-
-def _order(st, zs):
-    """'o', 'i', or the zones in the order the tag was first seen in them."""
-    if zs == 1:
-        return "o"
-    if zs == 2:
-        return "i"
-    return "oi" if st[_FIRST] <= st[_I + _FIRST] else "io"
 
 
 def _parked(order, direction):
@@ -94,6 +89,13 @@ class PassDetector:
                 self._zi[ant] = _I
             else:
                 raise ValueError("antenna %r: zone must be 'o' or 'i'" % (ant,))
+        # the same as a list indexed by antenna number (faster than a dict lookup per read)
+        self._zl = [None] * (max([a for a in self._zi if isinstance(a, int) and a >= 0] + [0]) + 1)
+        for ant in self._zi:
+            if isinstance(ant, int) and ant >= 0:
+                self._zl[ant] = self._zi[ant]
+        if len(self._zl) > 256:
+            raise ValueError("antenna numbers must be 0..255")
         if quiet_ms <= 0 or hold_ms < quiet_ms:
             raise ValueError("need 0 < quiet_ms <= hold_ms")
         self.zones = zones
@@ -130,25 +132,54 @@ class PassDetector:
 
     # input ---------------------------------------------------------------------
     def read(self, epc, antenna, rssi, now):
-        z = self._zi.get(antenna)
-        if z is None:
-            self.unzoned_reads += 1
-            return
-        st = self._tags.get(epc)
-        if st is None:
-            self._read_untracked(epc, z, rssi, now)
-            return
-        t = ticks_diff(now, self._t0)
-        if st[z + _COUNT] == 0:
-            st[z] = t
-            st[z + _PEAK] = rssi
-            if rssi >= st[_I - z + _PEAK] - self.zone_margin_db:
-                self._last_new = t  # not a weak read across the door (multipath)
-        elif rssi > st[z + _PEAK]:
-            st[z + _PEAK] = rssi
-        st[z + _LAST] = t
-        st[z + _COUNT] += 1
-        self._last_read = t
+        """One read (a tag seen on an antenna at `now`)."""
+        self.reads(((epc, antenna, rssi, now),), now)
+
+    def reads(self, batch, now):
+        """The reads of one loop step, [(epc, antenna, rssi, _), ...], all at `now`
+        (the reader's poll list as it is; antenna numbers 0..255). The hot path: per read two dict lookups
+        and a few list stores; the clock arithmetic is done once per step."""
+        zl = self._zl
+        nz = len(zl)
+        tags = self._tags
+        t0 = self._t0
+        t = ticks_diff(now, t0) if t0 is not None else 0
+        seen = False
+        for epc, antenna, rssi, _t in batch:
+            z = zl[antenna] if antenna < nz else None  # antenna numbers are 0..255
+            if z is None:
+                self.unzoned_reads += 1
+                continue
+            st = tags.get(epc)
+            if st is None:
+                if t0 is not None and epc not in self._res and len(tags) < self.max_tags:
+                    # a new tag while a pass is open (as _track, inline: one per tag)
+                    st = [0, 0, 0, -128, 0, 0, 0, -128]
+                    st[z] = st[z + _LAST] = t
+                    st[z + _COUNT] = 1
+                    st[z + _PEAK] = rssi
+                    tags[epc] = st
+                    self._last_new = t
+                    seen = True
+                    continue
+                self._read_untracked(epc, z, rssi, now)
+                if self._t0 != t0:  # the read opened a pass
+                    t0 = self._t0
+                    t = 0
+                    tags = self._tags
+                continue
+            if st[z + _COUNT] == 0:
+                st[z] = t
+                st[z + _PEAK] = rssi
+                if rssi >= st[_I - z + _PEAK] - self.zone_margin_db:
+                    self._last_new = t  # not a weak read across the door (multipath)
+            elif rssi > st[z + _PEAK]:
+                st[z + _PEAK] = rssi
+            st[z + _LAST] = t
+            st[z + _COUNT] += 1
+            seen = True
+        if seen:
+            self._last_read = t
 
     def _read_untracked(self, epc, z, rssi, now):
         res = self._res.get(epc)
@@ -251,11 +282,15 @@ class PassDetector:
         tags = self._tags
         recent = t - self.quiet_ms  # read after this: still in the field
         times = ([], [], [], [])    # first and last read times per zone, over the group
-        view = {}
+        margin = self.zone_margin_db
         for epc in tags:
             st = tags[epc]
-            zs = self._zones(st)
-            view[epc] = zs
+            # the zones it was really in (as _zones, inline: this runs for every tag)
+            zs = 0
+            if st[_COUNT] and st[_PEAK] >= st[_I + _PEAK] - margin:
+                zs = 1
+            if st[_I + _COUNT] and st[_I + _PEAK] >= st[_PEAK] - margin:
+                zs |= 2
             if zs & 1:
                 times[0].append(st[_FIRST])
                 times[1].append(st[_LAST])
@@ -268,20 +303,27 @@ class PassDetector:
         start = end = None
         for epc in tags:
             st = tags[epc]
-            zs = view[epc]
-            order = _order(st, zs)
+            zs = 0  # as above
+            if st[_COUNT] and st[_PEAK] >= st[_I + _PEAK] - margin:
+                zs = 1
+            if st[_I + _COUNT] and st[_I + _PEAK] >= st[_PEAK] - margin:
+                zs |= 2
+            if zs == 3:
+                order = "oi" if st[_FIRST] <= st[_I + _FIRST] else "io"
+            else:
+                order = "o" if zs == 1 else "i"
             stays = (zs & 1 and st[_LAST] > recent) or (zs & 2 and st[_I + _LAST] > recent)
-            if stays and not _parked(order, direction):
+            if stays:
                 self._remember(epc, st, zs, now)
-                self.stray_tags += 1
-                continue
+                if not _parked(order, direction):
+                    self.stray_tags += 1
+                    continue
+                # else crossed and parked in the field: in the pass, and not a new pass later
             if direction is None:
                 if _steady(st, zs, t):
                     self._remember(epc, st, zs, now)  # read at a slow, steady pace: it sits there
                     self.stray_tags += 1
                 continue
-            if stays:
-                self._remember(epc, st, zs, now)  # crossed and parked in the field: not a new pass later
             first = st[_FIRST] if zs & 1 and (zs == 1 or st[_FIRST] <= st[_I + _FIRST]) else st[_I + _FIRST]
             last = st[_LAST] if zs & 1 and (zs == 1 or st[_LAST] >= st[_I + _LAST]) else st[_I + _LAST]
             if start is None or first < start:
@@ -344,16 +386,30 @@ class PassDetector:
         over `stay_ms` or more (no load takes that long through the door), are not
         moving through: they become residents now, so their reads no longer hold the
         pass open."""
-        self._next_settle = t + 500
+        self._next_settle = t + 1000
+        settle = self.settle_ms
+        if t < settle:
+            return  # nothing tracked in this pass can have been read that long
         tags = self._tags
         settled = []
         for e in tags:
             st = tags[e]
+            if st[_COUNT] and st[_I + _COUNT]:
+                first = st[_FIRST] if st[_FIRST] < st[_I + _FIRST] else st[_I + _FIRST]
+                last = st[_LAST] if st[_LAST] > st[_I + _LAST] else st[_I + _LAST]
+            elif st[_COUNT]:
+                first = st[_FIRST]
+                last = st[_LAST]
+            else:
+                first = st[_I + _FIRST]
+                last = st[_I + _LAST]
+            if last - first < settle:
+                continue  # the common case: a tag of a load, read for a few seconds
             zs = self._zones(st)
             z = 0 if zs & 1 else _I
-            if zs != 3 and st[z + _LAST] - st[z] >= self.settle_ms:
+            if zs != 3 and st[z + _LAST] - st[z] >= settle:
                 settled.append((e, zs))
-            elif zs == 3 and max(st[_LAST], st[_I + _LAST]) - min(st[_FIRST], st[_I + _FIRST]) >= self.stay_ms:
+            elif zs == 3 and last - first >= self.stay_ms:
                 settled.append((e, zs))
         for e, zs in settled:
             self._remember(e, tags[e], zs, now)

@@ -23,10 +23,13 @@ DEFAULTS = {
     "part_tags": 19,       # tags per journal record: a worst-case part with its door check fits 1 KB
     "batch_max": 32,
     "resend_ms": 3000,
-    "idle_ms": 20,
+    "idle_ms": 50,          # loop step: the reads of a step are CRC-checked as one run (docs/portal.md)
     "light_ms": 5000,      # how long a door verdict shows on the stack light
 }
 
+
+# the portal needs RSSI and antenna per read: 33-byte records instead of 47
+PORTAL_METADATA = 0x0006  # onecode.mercury_frame META_RSSI | META_ANTENNAID
 
 # provisioned config keys handed to the pass detector as they are
 DETECTOR_KEYS = ("quiet_ms", "max_tags", "hold_ms", "order_ms", "forget_ms", "max_residents", "move_reads",
@@ -95,14 +98,13 @@ class PortalApp:
         self.link.subscribe(self.manifest_topic)
         self.light.start()
         self.reader.configure(s["region"], s["power_cdbm"], sorted(s["zones"]))
-        self.reader.start()
+        self.reader.start(metadata=PORTAL_METADATA)
 
     def stop(self):
         self.reader.stop()
 
     def step(self, now_ms):
-        for epc, antenna, rssi, _t in self.reader.poll(now_ms):
-            self.detector.read(epc, antenna, rssi, now_ms)
+        self.detector.reads(self.reader.poll(now_ms), now_ms)
         if not self._held:
             rec = self.detector.poll(now_ms)
             if rec is not None:

@@ -52,6 +52,7 @@ class VirtualM6e(VirtualField):
         self.protocol = None
         self.antennas = [1]
         self.read_filter = True
+        self.metadata = mf.META_ALL
         self.streaming = False
         self.commands = []  # (opcode, data) of every well-formed command received
         self.bad_commands = 0
@@ -125,6 +126,8 @@ class VirtualM6e(VirtualField):
             self.read_filter = False
             self._reply(op)
         elif op == mf.OP_MULTI_PROTOCOL_TAG_OP and d[:4] == b"\x00\x00\x01\x22":
+            if len(d) >= 16:   # the embedded 0x22 command ends with the metadata flags
+                self.metadata = int.from_bytes(d[14:16], "big") & mf.META_ALL
             self._reply(op, data=d[:4])
             self.streaming = True
             self._start_ms = now
@@ -176,4 +179,4 @@ class VirtualM6e(VirtualField):
         self.tags_sent += 1
         self._emit(mf.build_tag_record(
             epc, rssi=max(-128, min(127, rssi)), antenna=antenna, freq_khz=self._freq_khz(),
-            timestamp_ms=(t - self._start_ms) & 0xFFFFFFFF, phase=self._rand() % 181))
+            timestamp_ms=(t - self._start_ms) & 0xFFFFFFFF, phase=self._rand() % 181, metadata=self.metadata))
