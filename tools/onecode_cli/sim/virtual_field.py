@@ -12,6 +12,8 @@ class VirtualField:
         self._out = bytearray()
         self._visible = {}   # epc -> (antenna, rssi): in the field until cleared
         self._passes = []    # (t_start_ms, t_end_ms, epc, antenna, rssi)
+        self._script = []    # scripted reads (t_ms, antenna, epc, rssi), time order, next first
+        self._script_at = 0
         self.max_pending = max_pending
         self.overflow_bytes = 0
 
@@ -28,6 +30,25 @@ class VirtualField:
     def add_pass(self, t_start_ms, t_end_ms, epc, antenna=1, rssi=-55):
         """Tag in the field on `antenna` for t_start_ms <= t < t_end_ms."""
         self._passes.append((t_start_ms, t_end_ms, bytes(epc), antenna, rssi))
+
+    def play(self, reads):
+        """Script the exact reads of a recorded or generated read log: an iterable of
+        dicts as `onecode portal replay` reads them ({"t", "ant", "epc" hex, "rssi"};
+        beam edges are skipped). While reading, the module sends each one at its time
+        t (ms on this module's clock) on its antenna, besides what the field gives."""
+        for e in reads:
+            if "epc" in e:
+                self._script.append((e["t"], e["ant"], bytes.fromhex(e["epc"]), e["rssi"]))
+        self._script.sort(key=lambda r: r[0])
+
+    def _scripted(self, now_ms):
+        """The scripted reads due by now_ms, in time order (each given out once)."""
+        i = self._script_at
+        j = i
+        while j < len(self._script) and self._script[j][0] <= now_ms:
+            j += 1
+        self._script_at = j
+        return self._script[i:j]
 
     def in_field(self, t_ms):
         """{(epc, antenna): rssi} of every tag in the field at virtual time t_ms."""

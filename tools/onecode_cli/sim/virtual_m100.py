@@ -157,6 +157,9 @@ class VirtualM100(VirtualField):
         """Run, in time order, every inventory round that has ended by `now`."""
         if not self.polling:
             return
+        for _t, antenna, epc, rssi in self._scripted(now):
+            if antenna == self.antenna:
+                self._notice(epc, rssi)
         backlog = (now - self._round_start) // self.round_ms - 10000 // self.round_ms
         if backlog > 0:
             # More than 10 s unread: a real UART buffer would have overflowed long ago.

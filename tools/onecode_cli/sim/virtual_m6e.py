@@ -149,6 +149,14 @@ class VirtualM6e(VirtualField):
 
     def _advance(self, now):
         """Emit, in time order, every read slot and keep-alive due up to `now`."""
+        if self.streaming:
+            for t, antenna, epc, rssi in self._scripted(now):
+                if antenna in self.antennas:
+                    self.tags_sent += 1
+                    self._emit(mf.build_tag_record(
+                        epc, rssi=max(-128, min(127, rssi)), antenna=antenna, freq_khz=self._freq_khz(),
+                        timestamp_ms=(t - self._start_ms) & 0xFFFFFFFF, phase=self._rand() % 181,
+                        metadata=self.metadata))
         if not self.streaming or self.reads_per_s <= 0:
             return
         due = (now - self._start_ms) * self.reads_per_s // 1000
