@@ -1,0 +1,59 @@
+"""`onecode provision DEVICE ...` / `onecode provision DEVICE --revoke`: a device's
+identity in the broker, the gateway registry, the cloud and its own files
+(tools/onecode_cli/provisioning.py, docs/provisioning.md)."""
+import os
+import sys
+
+
+def register(sub):
+    p = sub.add_parser(
+        "provision", help="create (or revoke) a device identity everywhere / 开通或注销设备",
+        description="Creates a device's identity (MQTT user and password, site, role, door, read point, board) "
+        "and writes it to the site broker's password and ACL files, the gateway's device registry, the cloud's "
+        "device table and the device's config files. Safe to re-run; --revoke removes the device everywhere. "
+        "开通设备：写入代理密码/ACL、网关设备登记、云端设备表和设备配置；可重复执行；--revoke 全部注销。")
+    p.add_argument("device", help="device id = its MQTT username (A-Z a-z 0-9 _ -, up to 64)")
+    p.add_argument("--site", required=True, help="site id")
+    p.add_argument("--role", choices=("portal", "handheld"), help="device role (needed unless --revoke)")
+    p.add_argument("--door", help="dock door the portal watches (portals)")
+    p.add_argument("--read-point", help="read point SGLN URN (urn:epc:id:sgln:...)")
+    p.add_argument("--biz-location", help="business location SGLN URN")
+    p.add_argument("--lang", choices=("zh-CN", "en"), help="device display language")
+    p.add_argument("--board", help="board definition (onecode hardware list); default per role")
+    p.add_argument("--passwd", required=True, help="the site broker's password file (mosquitto password_file)")
+    p.add_argument("--acl", required=True, help="the site broker's ACL file (mosquitto acl_file)")
+    p.add_argument("--registry", help="the gateway's device registry file (gateway.json \"registry\")")
+    p.add_argument("--database-url", default=os.environ.get("DATABASE_URL"),
+                   help="the cloud database (default $DATABASE_URL; none: the cloud is skipped)")
+    p.add_argument("--broker", default="mqtt://127.0.0.1:1883", help="the site broker as the device reaches it")
+    p.add_argument("--out", default="var/devices", help="where device files go: OUT/DEVICE/config.json, board.json")
+    p.add_argument("--broker-pid", help="pid of the site broker: sent SIGHUP so it re-reads its files")
+    p.add_argument("--rotate", action="store_true", help="give the device a new password")
+    p.add_argument("--revoke", action="store_true", help="remove the device everywhere / 全部注销")
+    p.set_defaults(func=_run)
+
+
+def _run(args):
+    from onecode_cli.provisioning import ProvisionError, Provisioner
+
+    def say(en, zh):
+        print("  %s\n  %s" % (en, zh))
+    try:
+        prov = Provisioner(args.site, args.passwd, args.acl, registry=args.registry,
+                           database_url=args.database_url, out_dir=args.out, broker=args.broker,
+                           broker_pid=args.broker_pid, say=say)
+        if args.revoke:
+            print("revoking %s at site %s / 注销 %s（站点 %s）" % (args.device, args.site, args.device, args.site))
+            prov.revoke(args.device)
+            print("revoked / 已注销")
+            return 0
+        if not args.role:
+            raise ProvisionError("--role is needed (portal or handheld)", "需要 --role（portal 或 handheld）")
+        print("provisioning %s at site %s / 开通 %s（站点 %s）" % (args.device, args.site, args.device, args.site))
+        prov.provision(args.device, args.role, door=args.door, read_point=args.read_point,
+                       biz_location=args.biz_location, lang=args.lang, board=args.board, rotate=args.rotate)
+        print("provisioned / 已开通")
+        return 0
+    except ProvisionError as exc:
+        print("error: %s\n错误：%s" % (exc.en, exc.zh), file=sys.stderr)
+        return 2
