@@ -13,6 +13,7 @@ ONECODE = [sys.executable, "-m", "onecode_cli"]
     ["gateway"], ["gateway", "run"], ["sim"], ["sim", "portal"], ["mpy"], ["mpy", "run"], ["mpy", "test"],
     ["epc"], ["epc", "decode"], ["epc", "encode"], ["gs1"], ["gs1", "parse"], ["gs1", "link"],
     ["portal"], ["portal", "replay"], ["hardware"], ["hardware", "check"], ["hardware", "wiring"], ["hardware", "list"], ["provision"],
+    ["labels"],
 ])
 def test_every_command_has_help(args):
     out = subprocess.run(ONECODE + args + ["--help"], capture_output=True, text=True, timeout=60)
