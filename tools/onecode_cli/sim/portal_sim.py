@@ -44,8 +44,13 @@ def build_reader(clock, start_ms, pallet_no, cases, passes, gap_s, staged=3):
 def run(broker_url, site, dev, state_dir, cases=24, passes=2, gap_s=6.0, pallet_no=1,
         exit_when_done=False, timeout_s=None):
     """Run the portal until interrupted (or, with exit_when_done, until every pass
-    is acknowledged by the gateway). Returns the PortalApp (for its counters)."""
-    from protocol.mqtt import Link
+    is acknowledged by the gateway). Returns the PortalApp (for its counters).
+
+    The portal talks MQTT through the device's own client (onecode.mqtt_link, the
+    code a board runs), on an asyncio loop beside the application's step loop."""
+    import asyncio
+
+    from onecode import mqtt_link
 
     os.makedirs(state_dir, exist_ok=True)
     boot = bootcount.next_boot(os.path.join(state_dir, "%s.boot" % dev))
@@ -53,26 +58,37 @@ def run(broker_url, site, dev, state_dir, cases=24, passes=2, gap_s=6.0, pallet_
     journal.open()
     start = ticks_ms()
     reader_dev, tags = build_reader(ticks_ms, start, pallet_no, cases, passes, gap_s)
-    link = Link(broker_url, "onecode-dev-%s-%s" % (site, dev), clean_session=True).start()
+    link = mqtt_link.for_device(broker_url, site, dev, boot, "portal")
     app = PortalApp({"site": site, "dev": dev, "boot": boot}, MercuryReader(reader_dev), link, journal)
-    app.start()
     log.info("portal %s boot %d, journal epoch %d (%d unacknowledged records recovered): virtual M6e Nano, "
-             "pallet of %d tags, %d passes", dev, boot, journal.epoch, journal.count, len(tags), passes)
-    t0 = time.monotonic()
-    reported = 0
-    try:
-        while True:
-            wait_ms = app.step(ticks_ms())
-            st = app.status()
-            if st["passes"] != reported:
-                reported = st["passes"]
-                log.info("pass %d detected; status %s", reported, st)
-            if exit_when_done and st["passes"] >= passes and st["pending"] == 0:
-                log.info("all %d passes acknowledged; status %s", passes, st)
-                return app
-            if timeout_s and time.monotonic() - t0 > timeout_s:
-                raise TimeoutError("portal simulation timed out; status %s" % st)
-            time.sleep(wait_ms / 1000.0)
-    finally:
-        app.stop()
-        link.stop()
+             "pallet of %d tags, %d passes; MQTT by the device client", dev, boot, journal.epoch, journal.count,
+             len(tags), passes)
+
+    async def main():
+        task = asyncio.create_task(link.run())
+        app.start()
+        t0 = time.monotonic()
+        reported = 0
+        try:
+            while True:
+                wait_ms = app.step(ticks_ms())
+                st = app.status()
+                if st["passes"] != reported:
+                    reported = st["passes"]
+                    log.info("pass %d detected; status %s", reported, st)
+                if exit_when_done and st["passes"] >= passes and st["pending"] == 0:
+                    log.info("all %d passes acknowledged; status %s", passes, st)
+                    return app
+                if timeout_s and time.monotonic() - t0 > timeout_s:
+                    raise TimeoutError("portal simulation timed out; status %s" % st)
+                await asyncio.sleep(wait_ms / 1000.0)
+        finally:
+            app.stop()
+            await link.stop()
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+
+    return asyncio.run(main())
