@@ -240,3 +240,76 @@ class DoorCheckAppTest(AppCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class FakeUpdater:
+    def __init__(self, on_trial=False, answer=None, error=None):
+        self._trial = ("b", 1) if on_trial else None
+        self.answer, self.error = answer, error
+        self.confirmed = 0
+        self.got = []
+
+    def trial(self):
+        return self._trial
+
+    def confirm(self):
+        self.confirmed += 1
+        was = self._trial is not None
+        self._trial = None
+        return was
+
+    def on_update(self, msg):
+        self.got.append(msg["file"])
+        if self.error:
+            from onecode.updater import UpdateError
+            raise UpdateError(self.error, "错误")
+        return self.answer
+
+
+class UpdateWiringTest(AppCase):
+    def make(self, updater, confirm_ms=1000):
+        j = Journal(journal_dir(), rand=lambda: 42)
+        j.open()
+        link = FakeLink()
+        app = PortalApp({"site": "s1", "dev": "door-1", "boot": 3, "confirm_ms": confirm_ms}, FakeReader(), link, j,
+                        updater=updater)
+        app.start()
+        return app, link
+
+    def test_update_messages_reach_the_updater_and_ask_for_a_reboot(self):
+        up = FakeUpdater(answer="reboot")
+        app, link = self.make(up)
+        self.assertTrue("onecode/s1/dev/door-1/update" in link.subs)
+        link.inbox.append(("onecode/s1/dev/door-1/update", cbor.dumps({"file": "main.py", "data": b"x"})))
+        app.step(0)
+        self.assertEqual(up.got, ["main.py"])
+        self.assertTrue(app.reboot_requested)
+
+    def test_refused_update_is_counted_not_raised(self):
+        up = FakeUpdater(error="sha256 mismatch")
+        app, link = self.make(up)
+        link.inbox.append(("onecode/s1/dev/door-1/update", cbor.dumps({"file": "x.py", "data": b"x"})))
+        link.inbox.append(("onecode/s1/dev/door-1/update", b"\xff not cbor"))
+        app.step(0)
+        self.assertEqual(app.update_errors, 2)
+        self.assertFalse(app.reboot_requested)
+
+    def test_trial_is_confirmed_by_the_first_ack(self):
+        up = FakeUpdater(on_trial=True)
+        app, link = self.make(up)
+        self.assertTrue(app.status()["on_trial"])
+        link.inbox.append(("onecode/s1/dev/door-1/ack", cbor.dumps({"v": 1, "epoch": app.uplink.journal.epoch,
+                                                                     "seq": 0})))
+        app.step(10)
+        self.assertEqual(up.confirmed, 1)
+        self.assertFalse(app.on_trial)
+        app.step(5000)
+        self.assertFalse(app.reboot_requested)
+
+    def test_trial_that_never_reaches_the_gateway_asks_for_a_reboot(self):
+        app, link = self.make(FakeUpdater(on_trial=True), confirm_ms=1000)
+        app.step(0)
+        app.step(999)
+        self.assertFalse(app.reboot_requested)
+        app.step(1000)
+        self.assertTrue(app.reboot_requested)

@@ -9,6 +9,7 @@ sleeping for the returned number of ms. Must never import machine or network
 modules and never block.
 """
 from onecode import cbor, wire
+from onecode.compat import ticks_diff
 from onecode.door_check import DoorCheck
 from onecode.portal import PassDetector
 from onecode.stack_light import HeldLight
@@ -25,6 +26,7 @@ DEFAULTS = {
     "resend_ms": 3000,
     "idle_ms": 50,          # loop step: the reads of a step are CRC-checked as one run (docs/portal.md)
     "light_ms": 5000,      # how long a door verdict shows on the stack light
+    "confirm_ms": 300000,  # a new application on trial must reach the gateway within this, or reboot
 }
 
 
@@ -72,7 +74,7 @@ def split_pass(rec, part_tags):
 
 
 class PortalApp:
-    def __init__(self, config, reader, link, journal, light=None):
+    def __init__(self, config, reader, link, journal, light=None, updater=None):
         s = self.settings = settings(config)
         self.reader = reader
         self.link = link
@@ -89,6 +91,15 @@ class PortalApp:
         self.door = DoorCheck()
         self.light = HeldLight(light, s["light_ms"])
         self.manifest_topic = wire.topic(wire.DEVICE_MANIFEST, site=s["site"], dev=s["dev"])
+        # application updates (onecode.updater): staged from the update topic, confirmed
+        # by the first acknowledgement from the gateway; main.py reboots on request
+        self.updater = updater
+        self.update_topic = wire.topic(wire.DEVICE_UPDATE, site=s["site"], dev=s["dev"])
+        self.on_trial = updater is not None and updater.trial() is not None
+        self.reboot_requested = False
+        self.update_errors = 0
+        self.last_update_error = None
+        self._started_ms = None
         self.bad_manifests = 0
         self.verdict = None  # the last pass's onecode.door_check.Verdict (None: not judged)
 
@@ -96,6 +107,8 @@ class PortalApp:
         s = self.settings
         self.link.subscribe(self.uplink.ack_topic)
         self.link.subscribe(self.manifest_topic)
+        if self.updater is not None:
+            self.link.subscribe(self.update_topic)
         self.light.start()
         self.reader.configure(s["region"], s["power_cdbm"], sorted(s["zones"]))
         self.reader.start(metadata=PORTAL_METADATA)
@@ -122,10 +135,18 @@ class PortalApp:
                 try:
                     if self.uplink.on_ack(cbor.loads(payload)):
                         self._flush_due = True  # save the ack point, trim segments
+                    if self.on_trial and self.updater.confirm():
+                        self.on_trial = False   # reached the gateway: the new application stays
                 except ValueError:
                     self.bad_acks += 1
             elif topic == self.manifest_topic:
                 self._manifest(payload)
+            elif topic == self.update_topic and self.updater is not None and payload:
+                self._update(payload)
+        if self._started_ms is None:
+            self._started_ms = now_ms
+        if self.on_trial and ticks_diff(now_ms, self._started_ms) >= self.settings["confirm_ms"]:
+            self.reboot_requested = True   # never reached the gateway: the next boot counts a try
         if self._flush_due:
             try:
                 self.uplink.journal.flush()  # one flash write for all parts of a pass and the ack
@@ -139,6 +160,15 @@ class PortalApp:
                 self.link.publish(out[0], cbor.dumps(out[1]))
         self.light.step(now_ms)
         return self.settings["idle_ms"]
+
+    def _update(self, payload):
+        from onecode.updater import UpdateError
+        try:
+            if self.updater.on_update(cbor.loads(payload)) == "reboot":
+                self.reboot_requested = True
+        except (UpdateError, ValueError, TypeError, KeyError, OSError) as exc:
+            self.update_errors += 1
+            self.last_update_error = (getattr(exc, "en", str(exc)), getattr(exc, "zh", str(exc)))
 
     def beam(self, name, on, now_ms):
         """A beam sensor edge ('outer' | 'inner', on = interrupted), from the board's
@@ -174,4 +204,5 @@ class PortalApp:
                 "reads": getattr(r, "reads", 0), "bad_acks": self.bad_acks,
                 "flash_errors": self.flash_errors, "manifest": self.door.doc,
                 "bad_manifests": self.bad_manifests, "chk_green": c["green"], "chk_amber": c["amber"],
-                "chk_red": c["red"], "chk_none": c["none"]}
+                "chk_red": c["red"], "chk_none": c["none"], "on_trial": self.on_trial,
+                "update_errors": self.update_errors, "reboot": self.reboot_requested}
