@@ -33,13 +33,17 @@ class FakeLink:
         self.connected = True
         self.subs = []
         self.out = []
+        self.hb = []
         self.inbox = []
 
     def subscribe(self, topic):
         self.subs.append(topic)
 
-    def publish(self, topic, payload):
-        self.out.append((topic, cbor.loads(payload)))
+    def publish(self, topic, payload, qos=1, retain=False):
+        if topic.endswith("/hb"):
+            self.hb.append(cbor.loads(payload))   # heartbeats (device_services) apart from batches
+        else:
+            self.out.append((topic, cbor.loads(payload)))
 
     def poll(self):
         msgs, self.inbox = self.inbox, []
@@ -118,7 +122,8 @@ class PortalAppTest(AppCase):
     def test_a_pass_of_50_tags_is_journaled_in_parts_sent_and_released(self):
         app, reader, link, j = self.app(50)
         self.assertEqual(reader.configured, (0x0D, 2700, [1, 2]))
-        self.assertEqual(link.subs, ["onecode/s1/dev/door-1/ack", MANIFEST])
+        self.assertEqual(link.subs, ["onecode/s1/dev/door-1/ack", MANIFEST, "onecode/s1/dev/door-1/time",
+                                     "onecode/s1/dev/door-1/config"])
         self.run_until(app, 0, 3000)
         self.assertEqual(app.status()["passes"], 1)
         self.assertEqual(j.count, 3)                       # 19 + 19 + 12 tags
@@ -313,3 +318,21 @@ class UpdateWiringTest(AppCase):
         self.assertFalse(app.reboot_requested)
         app.step(1000)
         self.assertTrue(app.reboot_requested)
+
+
+class ServicesWiringTest(AppCase):
+    def test_heartbeat_time_stamps_passes_and_pushed_config_applies(self):
+        app, reader, link, j = self.app(3)
+        app.step(0)
+        self.assertEqual(len(link.hb), 1)
+        self.assertEqual(link.hb[0]["want"], "time")
+        link.inbox.append(("onecode/s1/dev/door-1/time", cbor.dumps({"v": 1, "utc": 1767225600000, "tz": "+08:00",
+                                                                      "echo": 0})))
+        link.inbox.append(("onecode/s1/dev/door-1/config", cbor.dumps({"v": 1, "rev": 2,
+                                                                        "set": {"quiet_ms": 700, "nope": 1}})))
+        app.step(20)
+        self.assertEqual(app.detector.quiet_ms, 700)
+        self.assertEqual(app.status()["bad_config"], ["nope"])
+        self.run_until(app, 40, 3000)
+        recs = [r for _t, msg in link.out for r in msg["recs"]]
+        self.assertTrue(recs and all(r["ts"] > 1767225600000 for r in recs))

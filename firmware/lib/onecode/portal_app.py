@@ -10,6 +10,7 @@ modules and never block.
 """
 from onecode import cbor, wire
 from onecode.compat import ticks_diff
+from onecode.device_services import DeviceServices
 from onecode.door_check import DoorCheck
 from onecode.portal import PassDetector
 from onecode.stack_light import HeldLight
@@ -26,7 +27,8 @@ DEFAULTS = {
     "resend_ms": 3000,
     "idle_ms": 50,          # loop step: the reads of a step are CRC-checked as one run (docs/portal.md)
     "light_ms": 5000,      # how long a door verdict shows on the stack light
-    "confirm_ms": 300000,  # a new application on trial must reach the gateway within this, or reboot
+    "confirm_ms": 300000,
+    "hb_ms": 30000,        # heartbeat period (onecode.device_services)  # a new application on trial must reach the gateway within this, or reboot
 }
 
 
@@ -100,6 +102,12 @@ class PortalApp:
         self.update_errors = 0
         self.last_update_error = None
         self._started_ms = None
+        # heartbeats, the gateway's time, pushed config: detector settings and light_ms
+        allowed = {"light_ms": "int"}
+        for k in DETECTOR_KEYS:
+            allowed[k] = "int"
+        self.services = DeviceServices(s["site"], s["dev"], s["boot"], journal, s["hb_ms"], allowed,
+                                       self._configure)
         self.bad_manifests = 0
         self.verdict = None  # the last pass's onecode.door_check.Verdict (None: not judged)
 
@@ -107,6 +115,7 @@ class PortalApp:
         s = self.settings
         self.link.subscribe(self.uplink.ack_topic)
         self.link.subscribe(self.manifest_topic)
+        self.services.start(self.link)
         if self.updater is not None:
             self.link.subscribe(self.update_topic)
         self.light.start()
@@ -121,6 +130,9 @@ class PortalApp:
         if not self._held:
             rec = self.detector.poll(now_ms)
             if rec is not None:
+                clock = self.services.clock(now_ms)
+                if clock is not None:
+                    rec["ts"] = clock   # dates the pass even if it is sent after a reboot
                 self._judge(rec, now_ms)
                 self._held = split_pass(rec, self.settings["part_tags"])
         try:
@@ -131,6 +143,8 @@ class PortalApp:
         except OSError:
             self.flash_errors += 1
         for topic, payload in self.link.poll():
+            if self.services.handle(topic, payload, now_ms):
+                continue
             if topic == self.uplink.ack_topic:
                 try:
                     if self.uplink.on_ack(cbor.loads(payload)):
@@ -154,12 +168,22 @@ class PortalApp:
             except OSError:
                 # flash write failed: the journal keeps the records in RAM; retry next step
                 self.flash_errors += 1
+        self.services.poll(now_ms, self.link)
         if self.link.connected:
             out = self.uplink.poll(now_ms)
             if out is not None:
                 self.link.publish(out[0], cbor.dumps(out[1]))
         self.light.step(now_ms)
         return self.settings["idle_ms"]
+
+    def _configure(self, changes):
+        """A technician's pushed settings: detector settings take effect at once."""
+        for k in changes:
+            self.settings[k] = changes[k]
+            if k in DETECTOR_KEYS:
+                setattr(self.detector, k, changes[k])
+        if "light_ms" in changes:
+            self.light.hold_ms = changes["light_ms"]
 
     def _update(self, payload):
         from onecode.updater import UpdateError
@@ -205,4 +229,6 @@ class PortalApp:
                 "flash_errors": self.flash_errors, "manifest": self.door.doc,
                 "bad_manifests": self.bad_manifests, "chk_green": c["green"], "chk_amber": c["amber"],
                 "chk_red": c["red"], "chk_none": c["none"], "on_trial": self.on_trial,
-                "update_errors": self.update_errors, "reboot": self.reboot_requested}
+                "update_errors": self.update_errors, "reboot": self.reboot_requested,
+                "heartbeats": self.services.heartbeats, "time_refused": self.services.time_refused,
+                "bad_config": self.services.bad_config}
