@@ -12,7 +12,7 @@ ONECODE = [sys.executable, "-m", "onecode_cli"]
     [], ["demo"], ["broker"], ["cloud"], ["cloud", "migrate"], ["cloud", "serve"], ["cloud", "ingest"], ["cloud", "seed-demo"], ["cloud", "load-master"],
     ["gateway"], ["gateway", "run"], ["sim"], ["sim", "portal"], ["mpy"], ["mpy", "run"], ["mpy", "test"],
     ["epc"], ["epc", "decode"], ["epc", "encode"], ["gs1"], ["gs1", "parse"], ["gs1", "link"],
-    ["portal"], ["portal", "replay"], ["hardware"], ["hardware", "check"], ["hardware", "wiring"], ["hardware", "list"], ["provision"], ["flash"], ["selftest"],
+    ["portal"], ["portal", "replay"], ["hardware"], ["hardware", "check"], ["hardware", "wiring"], ["hardware", "list"], ["provision"], ["flash"], ["selftest"], ["sim", "board"],
     ["labels"],
 ])
 def test_every_command_has_help(args):

@@ -150,8 +150,8 @@ def plan(port, board, role, device_dir=None, firmware=None, build_dir="var/build
                           remote + ["fs", "cp"] + group + [":/lib/%s/" % package]))
     if device_dir:
         steps.append(Step("copy config.json and board.json", "复制 config.json 与 board.json",
-                          remote + ["fs", "cp", str(Path(device_dir) / "config.json"),
-                                    str(Path(device_dir) / "board.json"), ":/"]))
+                          remote + ["fs", "cp", str(Path(device_dir) / "config.json"), ":/config.json", "+",
+                                    "fs", "cp", str(Path(device_dir) / "board.json"), ":/board.json"]))
     for pkg in MIP_PACKAGES[role]:
         steps.append(Step("install %s with mip" % pkg, "用 mip 安装 %s" % pkg, remote + ["mip", "install", pkg]))
     steps.append(Step("read back and compare %d file hashes" % len(files), "回读并核对 %d 个文件的哈希" % len(files),

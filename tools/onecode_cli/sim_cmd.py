@@ -18,6 +18,14 @@ def register(sub):
     q.add_argument("--exit-when-done", action="store_true", help="exit once every pass is acknowledged")
     q.add_argument("--timeout", type=float, default=None, help="give up after this many seconds")
     q.set_defaults(func=_portal)
+    b = ssub.add_parser("board", help="a virtual ESP32 board for mpremote, on a pty / 供 mpremote 连接的虚拟开发板",
+                        description="Runs the MicroPython VM behind a pseudo-terminal that speaks a board's REPL; "
+                                    "prints the pty path for `mpremote connect PATH`. Ctrl-C stops it.")
+    b.add_argument("--lib", action="append", default=[], metavar="DIR",
+                   help="copy DIR's contents into the board's /lib at start (repeatable; default: empty board)")
+    b.add_argument("--timeout", type=float, default=20.0,
+                   help="watchdog: restart the VM (files kept) when code runs longer than this, seconds; 0 = never")
+    b.set_defaults(func=_board)
 
 
 def _portal(args):
@@ -36,3 +44,20 @@ def _portal(args):
     except KeyboardInterrupt:
         pass
     return 0
+
+
+def _board(args):
+    import os
+    for d in args.lib:
+        if not os.path.isdir(d):
+            print("error: --lib %s is not a directory / 不是目录" % d, file=sys.stderr)
+            return 2
+    from onecode_cli import mpy
+    from onecode_cli.sim import virtual_board
+    try:
+        return virtual_board.serve(args.lib, args.timeout)
+    except mpy.VMNotInstalled as exc:
+        print("error: %s" % exc, file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 0
