@@ -53,6 +53,9 @@ class MachineHardware:
             self._i2c[bus["id"]] = i2c
         return _I2CDevice(i2c, address)
 
+    def pin_out(self, gpio, value=0):
+        return machine.Pin(gpio, machine.Pin.OUT, value=value)
+
     def pin_in(self, spec):
         pull = {"up": machine.Pin.PULL_UP, "down": machine.Pin.PULL_DOWN}.get(spec.get("pull", "none"))
         return machine.Pin(spec["pin"], machine.Pin.IN, pull)

@@ -36,6 +36,7 @@ def test_flash_app_only_verifies_every_file_and_the_application_runs_from_mpy(tm
                              capture_output=True, text=True, timeout=300)
         assert out.returncode == 0, out.stdout + out.stderr
         assert "flashed and verified" in out.stdout
+        assert "main.py" in mpremote(board.port, "fs", "ls", ":").stdout     # the board's entry point
         listing = mpremote(board.port, "fs", "ls", ":lib/onecode")
         assert "board.mpy" in listing.stdout and ".py\n" not in listing.stdout
         # the application imports from the .mpy files and reads the provisioned config

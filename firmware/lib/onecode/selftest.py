@@ -255,6 +255,9 @@ class NoHardware:
     def pin_in(self, spec):
         return None
 
+    def pin_out(self, gpio, value=0):
+        return None
+
     def network(self):
         return None
 
