@@ -265,3 +265,15 @@ class DoorLifeTest(unittest.TestCase):
                 d.read(tag(50 + k), OUTER, -60, t)
             d.poll(t)
         self.assertEqual(len(d.residents()), 3)
+
+
+class ZoneMapTest(unittest.TestCase):
+    def test_antenna_numbers_must_be_small_integers(self):
+        for bad in ({"1": "o", 2: "i"}, {-1: "o", 2: "i"}, {256: "o", 2: "i"}):
+            with self.assertRaises(ValueError):
+                PassDetector(bad)
+        d = PassDetector({0: "o", 255: "i"})
+        d.read(tag(1), 255, -50, 0)
+        d.read(tag(1), 7, -50, 0)          # not in the map: unzoned
+        self.assertEqual(d.unzoned_reads, 1)
+        self.assertTrue(d.busy())

@@ -81,21 +81,17 @@ class PassDetector:
                  forget_ms=120000, max_residents=128, move_reads=2, move_margin_db=6,
                  zone_margin_db=10, settle_ms=8000, stay_ms=15000, beam_stuck_ms=30000):
         # zones: {antenna number: 'o' | 'i'}; reads on other antennas are ignored
-        self._zi = {}
+        # antenna number -> zone offset, as a list indexed by antenna (faster than a dict per read)
+        top = 0
         for ant in zones:
-            if zones[ant] == "o":
-                self._zi[ant] = 0
-            elif zones[ant] == "i":
-                self._zi[ant] = _I
-            else:
+            if not isinstance(ant, int) or not 0 <= ant <= 255:
+                raise ValueError("antenna %r: antenna numbers are integers 0..255" % (ant,))
+            if zones[ant] not in ("o", "i"):
                 raise ValueError("antenna %r: zone must be 'o' or 'i'" % (ant,))
-        # the same as a list indexed by antenna number (faster than a dict lookup per read)
-        self._zl = [None] * (max([a for a in self._zi if isinstance(a, int) and a >= 0] + [0]) + 1)
-        for ant in self._zi:
-            if isinstance(ant, int) and ant >= 0:
-                self._zl[ant] = self._zi[ant]
-        if len(self._zl) > 256:
-            raise ValueError("antenna numbers must be 0..255")
+            top = max(top, ant)
+        self._zl = [None] * (top + 1)
+        for ant in zones:
+            self._zl[ant] = 0 if zones[ant] == "o" else _I
         if quiet_ms <= 0 or hold_ms < quiet_ms:
             raise ValueError("need 0 < quiet_ms <= hold_ms")
         self.zones = zones
