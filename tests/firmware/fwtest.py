@@ -6,6 +6,8 @@ the VM runner). Holds no tests itself.
 import binascii
 import unittest
 
+from onecode import pn532_frame as pf
+
 
 class TestCase(unittest.TestCase):
     def raises(self, fragment, fn, *args):
@@ -76,3 +78,72 @@ class FakeBuzzer:
 
     def play(self, pattern):
         self.patterns.append(pattern)
+
+
+class FakePN532:
+    """PN532 UART (or I2C) double: records writes; every command frame for which a handler
+    is set in `on[cmd]` (data -> response data, or None for silence) is ACKed and
+    answered. I2C reads return the status byte then the next ready frame."""
+
+    def __init__(self, i2c=False):
+        self.i2c = i2c
+        self.writes = []
+        self.rx = bytearray()
+        self.ready = []
+        self.on = {}
+        self.send_ack = True
+        self._parser = pf.FrameParser()
+
+    def write(self, data):
+        self.writes.append(bytes(data))
+        for kind, payload in self._parser.feed(data):
+            fn = self.on.get(payload[0]) if kind == pf.TFI_HOST else None
+            if fn is None:
+                continue
+            if self.send_ack:
+                self.emit(pf.ACK)
+            answer = fn(payload[1:])
+            if answer is not None:
+                self.emit(pf.build_response(payload[0], answer))
+        return len(data)
+
+    def emit(self, frame):
+        if self.i2c:
+            self.ready.append(frame)
+        else:
+            self.rx.extend(frame)
+
+    def read(self, n):
+        if self.i2c:
+            if not self.ready:
+                return bytes(n)
+            return (b"\x01" + self.ready.pop(0) + bytes(n))[:n]
+        if not self.rx:
+            return None
+        chunk = bytes(self.rx[:n])
+        self.rx = self.rx[n:]
+        return chunk
+
+
+class FakeDeviceLink:
+    """MQTT link double for the device applications: subscriptions, published
+    messages (CBOR-decoded; heartbeats apart), an inbox handed out by poll()."""
+
+    def __init__(self):
+        self.connected = True
+        self.subs = []
+        self.out = []
+        self.hb = []
+        self.inbox = []
+
+    def subscribe(self, topic):
+        self.subs.append(topic)
+
+    def publish(self, topic, payload, qos=1, retain=False):
+        from onecode import cbor
+        (self.hb if topic.endswith("/hb") else self.out).append((topic, cbor.loads(payload)))
+        return True
+
+    def poll(self):
+        msgs, self.inbox = self.inbox, []
+        return msgs

@@ -18,6 +18,18 @@ BOARD = {
 }
 
 
+HANDHELD = {
+    "board": "handheld-test", "role": "handheld", "chip": "esp32", "module": "ESP32-WROOM-32E-N4",
+    "psram": "none", "title": {"en": "Test handheld", "zh": "测试手持终端"},
+    "i2c": [{"id": 0, "sda": 21, "scl": 22, "freq": 400000}],
+    "barcode": {"model": "gm65", "uart": {"id": 2, "tx": 17, "rx": 16, "baud": 9600}},
+    "nfc": {"model": "pn532", "bus": 0, "address": 36, "reset": 33, "irq": 34},
+    "display": {"model": "ssd1306", "bus": 0, "address": 60, "width": 128, "height": 64},
+    "trigger": {"pin": 27, "active": "low", "pull": "up"},
+    "buzzer": {"pin": 25},
+}
+
+
 class Pin:
     def __init__(self, level):
         self.level = level
@@ -42,6 +54,10 @@ class Hw:
     def pin_in(self, spec):
         self.ins[spec["pin"]] = Pin(1)
         return self.ins[spec["pin"]]
+
+    def i2c_device(self, bus, address):
+        self.i2c = (bus["id"], bus["freq"], address)
+        return object()
 
 
 class Link:
@@ -90,6 +106,26 @@ class BootTest(unittest.TestCase):
         hw.ins[4].level = 1
         w.poll(app, 150)
         self.assertEqual(app.edges, [("outer", True, 50), ("outer", False, 150)])
+
+
+    def test_handheld_from_the_board(self):
+        hw = Hw()
+        app = boot.handheld(HANDHELD, {"site": "s1", "dev": "hh-1", "boot": 1, "mqtt": {}, "lang": "en",
+                                       "commission": {"lot": "L1", "line": "l", "shift": "A"}},
+                            hw, None, Link())
+        self.assertEqual(hw.i2c, (0, 400000, 36))
+        self.assertTrue(app.nfc.i2c)
+        self.assertEqual((app.uhf, app.settings["lang"], app.settings["commission"]["lot"]), (None, "en", "L1"))
+        self.assertRaises(ValueError, boot.handheld, BOARD, {"site": "s1", "dev": "d1", "boot": 1}, hw, None, Link())
+
+    def test_handheld_with_a_uhf_module(self):
+        board = dict(HANDHELD)
+        board["uhf"] = {"model": "m6e-nano", "uart": {"id": 1, "tx": 26, "rx": 32, "baud": 115200}, "antennas": {"1": "o"}}
+        board["region"] = "NA"
+        board["power_cdbm"] = 2000
+        app = boot.handheld(board, {"site": "s1", "dev": "hh-1", "boot": 1}, Hw(), None, Link())
+        self.assertTrue(isinstance(app.uhf, MercuryReader))
+        self.assertEqual(app.settings["power_cdbm"], 2000)
 
 
 if __name__ == "__main__":

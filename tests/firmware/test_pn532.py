@@ -4,6 +4,7 @@ faults, UART wake-up and the I2C ready byte.
 unittest subset only: this file also runs under the MicroPython VM.
 """
 
+from fwtest import FakePN532 as FakeLink
 from fwtest import TestCase, h
 from onecode import ndef
 from onecode import pn532_frame as pf
@@ -15,51 +16,6 @@ URL = ("https://example.com/01/09506000134352/21/1"
        "?picc_data=EF963FF7828658A599F3041510671E88&cmac=94EED9EE65337086")
 NTAG213 = h("01 01 00 44 00 07") + UID
 NTAG424 = h("01 01 03 44 20 07") + UID + h("06 77 77 71 02 80")
-
-
-class FakeLink:
-    """UART (or I2C) double: records writes; every command frame for which a handler
-    is set in `on[cmd]` (data -> response data, or None for silence) is ACKed and
-    answered. I2C reads return the status byte then the next ready frame."""
-
-    def __init__(self, i2c=False):
-        self.i2c = i2c
-        self.writes = []
-        self.rx = bytearray()
-        self.ready = []
-        self.on = {}
-        self.send_ack = True
-        self._parser = pf.FrameParser()
-
-    def write(self, data):
-        self.writes.append(bytes(data))
-        for kind, payload in self._parser.feed(data):
-            fn = self.on.get(payload[0]) if kind == pf.TFI_HOST else None
-            if fn is None:
-                continue
-            if self.send_ack:
-                self.emit(pf.ACK)
-            answer = fn(payload[1:])
-            if answer is not None:
-                self.emit(pf.build_response(payload[0], answer))
-        return len(data)
-
-    def emit(self, frame):
-        if self.i2c:
-            self.ready.append(frame)
-        else:
-            self.rx.extend(frame)
-
-    def read(self, n):
-        if self.i2c:
-            if not self.ready:
-                return bytes(n)
-            return (b"\x01" + self.ready.pop(0) + bytes(n))[:n]
-        if not self.rx:
-            return None
-        chunk = bytes(self.rx[:n])
-        self.rx = self.rx[n:]
-        return chunk
 
 
 def ntag213_memory(url=URL):

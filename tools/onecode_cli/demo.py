@@ -1,8 +1,9 @@
 """`onecode demo`: the whole system on one machine with embedded defaults.
 
 Starts, as separate processes and exactly as an operator would: a broker, the
-database migrations, the cloud web app, the ingest worker, one gateway and one
-simulated dock-door portal; then waits until a consumer page shows the pass and
+database migrations, the cloud web app, the ingest worker, one gateway, one
+simulated dock-door portal and, behind it, one simulated handheld (commission, pack,
+ship); then waits until a consumer page shows the pass and
 prints its URL. Ctrl-C stops every child (newest first). Must never leave a child
 running after it returns.
 """
@@ -19,6 +20,7 @@ import urllib.request
 SITE = "site-1"
 GATEWAY = "gw-1"
 PORTAL = "door-1"
+HANDHELD = "hh-1"
 
 
 def register(sub):
@@ -118,7 +120,9 @@ def run(args):
             "tz_offset": "+08:00",
             "devices": {PORTAL: {"role": "portal", "door": "D1",
                                  "read_point": "urn:epc:id:sgln:6901234.00001.1",
-                                 "biz_location": "urn:epc:id:sgln:6901234.00001.0"}},
+                                 "biz_location": "urn:epc:id:sgln:6901234.00001.0"},
+                        HANDHELD: {"role": "handheld", "read_point": "urn:epc:id:sgln:6901234.00001.2",
+                                   "biz_location": "urn:epc:id:sgln:6901234.00001.0"}},
         }, f, indent=1)
 
     def interrupted(signum, frame):
@@ -155,6 +159,8 @@ def run(args):
         children.start("portal", onecode + ["sim", "portal", "--broker", broker_url, "--site", SITE,
                                             "--dev", PORTAL, "--cases", str(args.cases), "--passes", "2",
                                             "--state", os.path.join(var, "sim")], env)
+        children.start("handheld", onecode + ["sim", "handheld", "--broker", broker_url, "--site", SITE,
+                                              "--dev", HANDHELD, "--state", os.path.join(var, "sim")], env)
         t0 = time.monotonic()
         while page_events(url) <= max(before, 0):
             dead = children.check()
@@ -168,6 +174,8 @@ def run(args):
         say("ready in %.1f s. Consumer page of one case on the pallet / 托盘上一箱商品的验证页面:" % (time.monotonic() - t0))
         say("    %s" % url)
         say("(the portal sends the pallet back out a few seconds later; reload to see it). Ctrl-C stops everything / 按 Ctrl-C 停止。")
+        say("the handheld %s commissions, packs and ships pallet 9's items, e.g. / 手持终端赋码、装箱、发货，例如:" % HANDHELD)
+        say("    http://127.0.0.1:%d%s" % (args.port, epc.to_digital_link_path(epc.decode(pallet_epcs(9, 1)[1][0]).pure_uri)))
         if args.exit_after_ready:
             return 0
         while True:

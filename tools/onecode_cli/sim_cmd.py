@@ -18,6 +18,20 @@ def register(sub):
     q.add_argument("--exit-when-done", action="store_true", help="exit once every pass is acknowledged")
     q.add_argument("--timeout", type=float, default=None, help="give up after this many seconds")
     q.set_defaults(func=_portal)
+    h = ssub.add_parser("handheld", help="a handheld with a virtual scanner and NFC, and a scripted operator / 虚拟手持终端",
+                        description="Runs the real handheld application on a virtual GM65 and PN532: the operator "
+                                    "commissions the items (QR + NFC), packs them onto a pallet and ships it.")
+    h.add_argument("--broker", default="mqtt://127.0.0.1:1883", help="site MQTT broker URL")
+    h.add_argument("--site", default="site-1", help="site id (default site-1)")
+    h.add_argument("--dev", default="hh-1", help="device id (default hh-1)")
+    h.add_argument("--state", default="var/sim", help="where the device keeps its boot counter and journal")
+    h.add_argument("--items", type=int, default=6, help="items to commission and pack (default 6)")
+    h.add_argument("--pallet", type=int, default=9, help="pallet number (selects the items' and SSCC's codes)")
+    h.add_argument("--lot", default=None, help="batch/lot to commission (default HH<boot>)")
+    h.add_argument("--lang", default="en", choices=("en", "zh"), help="screen language (default en)")
+    h.add_argument("--exit-when-done", action="store_true", help="exit once every record is acknowledged")
+    h.add_argument("--timeout", type=float, default=None, help="give up after this many seconds")
+    h.set_defaults(func=_handheld)
     b = ssub.add_parser("board", help="a virtual ESP32 board for mpremote, on a pty / 供 mpremote 连接的虚拟开发板",
                         description="Runs the MicroPython VM behind a pseudo-terminal that speaks a board's REPL; "
                                     "prints the pty path for `mpremote connect PATH`. Ctrl-C stops it.")
@@ -43,6 +57,27 @@ def _portal(args):
         return 1
     except KeyboardInterrupt:
         pass
+    return 0
+
+
+def _handheld(args):
+    import logging
+    logging.basicConfig(level="INFO", format="%(asctime)s handheld %(levelname)s %(message)s")
+    if not 1 <= args.items <= 200:
+        print("error: --items must be 1..200 / --items 须在 1 到 200 之间", file=sys.stderr)
+        return 2
+    from onecode_cli.sim import handheld_sim
+    try:
+        operator = handheld_sim.run(args.broker, args.site, args.dev, args.state, args.items, args.pallet, args.lang,
+                               args.lot, args.exit_when_done, args.timeout)
+    except TimeoutError as exc:
+        print("error: %s" % exc, file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    if operator is not None and operator.refused:
+        print("error: the handheld refused %s / 手持终端拒绝了操作" % operator.refused, file=sys.stderr)
+        return 1
     return 0
 
 

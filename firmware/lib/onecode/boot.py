@@ -5,6 +5,9 @@ board's main.py does at boot (firmware/main.py), kept here so it is tested.
 (one Mercury module, or one M100 per zone joined by ReaderGroup) on the UARTs the
 board definition names, its stack light on the named pins, the region, power and
 antenna zones from the definition, and the site/device/boot from the config.
+`handheld(defn, config, hw, journal, link)` builds the handheld application: the
+barcode module on its UART, the PN532 on its I2C bus and address, the optional UHF
+module on its UART with the definition's region and power.
 `BeamWatcher` turns the beam sensors' pin levels into edges for the pass detection.
 `run(app, link, ...)` is the main loop: the MQTT link's task beside the application's
 step loop, the watchdog fed each step, a reset when the application asks for one.
@@ -12,10 +15,11 @@ step loop, the watchdog fed each step, a reset when the application asks for one
 No pin, UART number or baud rate is written here: they all come from the definition
 (onecode.board checks it first). `hw` is the board's hardware adapter
 (firmware/board/hw.py on a board; a test double here): uart(spec), pin_in(spec),
-pin_out(gpio, initial level).
+pin_out(gpio, initial level), i2c_device(bus spec, address) (the handheld).
 """
 from onecode import board as board_mod
 from onecode import m100_frame
+from onecode.handheld_app import HandheldApp
 from onecode.m100_reader import M100Reader
 from onecode.mercury_reader import MercuryReader
 from onecode.portal_app import PortalApp
@@ -64,6 +68,38 @@ def portal(defn, config, hw, journal, link, updater=None):
     for k in s:
         settings[k] = s[k]
     return PortalApp(settings, reader(defn, hw), link, journal, stack_light(defn, hw), updater)
+
+
+def handheld(defn, config, hw, journal, link, updater=None, screen=None):
+    """The handheld application for this board and device (BoardError for a bad
+    board definition; ValueError for a non-handheld board or a config without
+    site, dev or boot). `screen`: a messages.Screen on the board's display and
+    buzzer (no driver for them is written yet: without one, replies are not shown)."""
+    board_mod.load(defn)
+    if defn["role"] != "handheld":
+        raise ValueError("board %s is a %s board, not a handheld" % (defn.get("board"), defn["role"]))
+    settings = {}
+    for k in config:
+        if k not in ("mqtt", "board", "role", "v", "door", "read_point", "wifi"):
+            settings[k] = config[k]
+    nfc = defn["nfc"]
+    bus = None
+    for b in defn["i2c"]:
+        if b["id"] == nfc["bus"]:
+            bus = b
+    settings["nfc_i2c"] = True
+    uhf = None
+    spec = defn.get("uhf")
+    if spec:
+        uart = hw.uart(spec["uart"])
+        if spec["model"] == "m100":
+            uhf = M100Reader(uart, regions=m100_frame.MERCURY_REGIONS)
+        else:
+            uhf = MercuryReader(uart)
+        settings["region"] = board_mod.REGIONS[defn["region"]]
+        settings["power_cdbm"] = defn["power_cdbm"]
+    return HandheldApp(settings, hw.uart(defn["barcode"]["uart"]), hw.i2c_device(bus, nfc["address"]), link,
+                       journal, screen, uhf, updater)
 
 
 class BeamWatcher:

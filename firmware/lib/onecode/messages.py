@@ -38,6 +38,8 @@ TEXT = {
     "closed": ("本次作业已完成，请开始新作业", "This task is finished: start a new one"),
     "scan_location": ("请先扫描位置码 (GLN)", "Scan the location (GLN) first"),
     "location": ("位置 {code}", "Location {code}"),
+    "choose_task": ("请先选择作业", "Choose a task first"),
+    "busy": ("存储已满，正在上传，请稍候", "Storage full, uploading: wait a moment"),  # onecode.handheld_app
     "wrong_gtin": ("商品不符：{gtin}", "Wrong product: {gtin}"),
     "not_product": ("请扫描商品或物流单元码：{code}", "Scan a product or SSCC: {code}"),
     # commission (赋码)
