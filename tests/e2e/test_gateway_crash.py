@@ -2,7 +2,9 @@
 exactly once:
 - the site gateway killed with SIGKILL at random moments (it carries on from its outbox);
 - the broker (site and cloud on one Mosquitto here) stopped and started again;
-- the cloud's ingest worker killed with SIGKILL and started again.
+- the cloud's ingest worker killed with SIGKILL and started again;
+- the gateway's outbox full (the cloud side not taking anything yet): the gateway
+  stops acknowledging devices, which hold the records in their own journals.
 Real parts throughout: three devices made of the firmware's journal, uplink and MQTT
 client; Mosquitto; `onecode gateway run`; `onecode cloud ingest` into SQLite."""
 import asyncio
@@ -78,7 +80,7 @@ def start_gateway(cfg, log):
     return subprocess.Popen(ONECODE + ["gateway", "run", "--config", str(cfg)], stdout=log, stderr=subprocess.STDOUT)
 
 
-@pytest.mark.parametrize("fault", ["gateway", "broker", "ingest"])
+@pytest.mark.parametrize("fault", ["gateway", "broker", "ingest", "outbox_full"])
 def test_faults_while_devices_stream_lose_and_double_nothing(tmp_path, fault):
     port = brokers.free_port()
     url = "mqtt://127.0.0.1:%d" % port
@@ -91,19 +93,28 @@ def test_faults_while_devices_stream_lose_and_double_nothing(tmp_path, fault):
     cfg.write_text(json.dumps({"site": SITE, "gateway_id": "gw-k", "site_broker": url,
                                "cloud_broker": url, "outbox": str(tmp_path / "outbox.sqlite"),
                                "registry": str(tmp_path / "devices.json"), "http_listen": "off",
-                               "batch_max_age_ms": 100}))
+                               "batch_max_age_ms": 100,
+                               "outbox_max_events": 60 if fault == "outbox_full" else 1_000_000,
+                               "batch_max_events": 20, "max_batches_in_flight": 1}))
     log = open(tmp_path / "gateway.log", "ab")
     ingest_log = open(tmp_path / "ingest.log", "ab")
 
     def start_ingest():
         return subprocess.Popen(ONECODE + ["cloud", "ingest", "--database-url", db_url, "--broker", url],
                                 stdout=ingest_log, stderr=subprocess.STDOUT)
-    ingest = [start_ingest()]
+    ingest = [None if fault == "outbox_full" else start_ingest()]   # outbox_full: nothing leaves at first
     gw = [start_gateway(cfg, log)]
     rng = random.Random(20261123)
     faults = []
 
     async def chaos():
+        if fault == "outbox_full":
+            await asyncio.sleep(4)            # the 60-event outbox fills; devices keep their journals
+            assert gw[0].poll() is None, (tmp_path / "gateway.log").read_text()[-2000:]
+            faults.append(time.monotonic())
+            faults.append(time.monotonic())
+            ingest[0] = start_ingest()
+            return
         for _ in range(3 if fault == "gateway" else 2):
             await asyncio.sleep(rng.uniform(1.0, 2.5))
             if fault == "gateway":
@@ -145,9 +156,12 @@ def test_faults_while_devices_stream_lose_and_double_nothing(tmp_path, fault):
         with sqlite3.connect(db) as c:
             epcs = c.execute("SELECT COUNT(DISTINCT epc) FROM event_epc").fetchone()[0]
         assert epcs == total
+        if fault == "outbox_full":
+            text = (tmp_path / "gateway.log").read_text()
+            assert "outbox has room again" in text, text[-2000:]     # it was full, and it recovered
     finally:
         for p in (gw[0], ingest[0]):
-            if p.poll() is None:
+            if p is not None and p.poll() is None:
                 p.send_signal(signal.SIGINT)
                 try:
                     p.wait(15)
