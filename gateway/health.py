@@ -59,7 +59,8 @@ class DeviceTable:
                 self.untracked += 1
                 return None
             d = self.devices[dev] = {"state": None, "status_at": None, "boot": None, "role": None, "fw": None,
-                                     "alarms": [], "last_seen": None, "journal": None, "records_in": 0,
+                                     "alarms": [], "last_seen": None, "journal": None, "heap": None, "rssi": None,
+                                     "reader": None, "records_in": 0,
                                      "batches_in": 0, "errors_sent": 0, "last_error": None}
         return d
 
@@ -93,6 +94,9 @@ class DeviceTable:
         d["boot"] = msg["boot"]
         if "jn" in msg or "jb" in msg:
             d["journal"] = {"records": msg.get("jn"), "bytes": msg.get("jb")}
+        for key in ("heap", "rssi", "reader"):
+            if key in msg:
+                d[key] = msg[key]
 
     def batch(self, dev, records, now):
         d = self.seen(dev, now)
@@ -120,6 +124,7 @@ class DeviceTable:
                 "state": state, "silent": state == "online" and (last is None or now - last > self.silent_s),
                 "last_seen": last, "last_seen_s": None if last is None else round(max(0.0, now - last), 1),
                 "boot": d.get("boot"), "fw": d.get("fw"), "journal": d.get("journal"),
+                "heap": d.get("heap"), "rssi": d.get("rssi"), "reader": d.get("reader"),
                 "alarms": d.get("alarms", []), "records_in": d.get("records_in", 0),
                 "errors_sent": d.get("errors_sent", 0), "last_error": d.get("last_error"),
                 "clock": c.report() if c is not None else None,

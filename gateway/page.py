@@ -80,7 +80,7 @@ def render(snap):
     out.append("<table><tr>" + "".join("<th>%s</th>" % _label(zh, en) for zh, en in (
         ("设备", "device"), ("月台门", "door"), ("状态", "state"), ("最后消息", "last seen"),
         ("待确认记录", "journal depth"), ("时钟偏差", "clock skew"), ("已收记录", "records in"),
-        ("告警 / 错误", "alarms / errors"))) + "</tr>")
+        ("内存 / 信号 / 读写器", "heap / Wi-Fi / reader"), ("告警 / 错误", "alarms / errors"))) + "</tr>")
     for d in snap["devices"]:
         state = words(d["state"])
         if d["silent"]:
@@ -98,10 +98,14 @@ def render(snap):
         if d["last_error"]:
             problems.append('%s %d: %s' % (_label("已发错误", "errors sent"), d["errors_sent"],
                                            _e(d["last_error"]["text"])))
+        health = " · ".join(x for x in (
+            "" if d.get("heap") is None else "%d KB" % (d["heap"] // 1024),
+            "" if d.get("rssi") is None else "%d dBm" % d["rssi"],
+            _e(d.get("reader") or "")) if x)
         out.append("<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td class=\"num\">%s</td><td class=\"num\">%s</td>"
-                   "<td class=\"num\">%d</td><td>%s</td></tr>"
+                   "<td class=\"num\">%d</td><td>%s</td><td>%s</td></tr>"
                    % (_e(d["dev"]), _e(d["door"] or ""), state, ago(d["last_seen_s"]), depth, skew, d["records_in"],
-                      "<br>".join(problems)))
+                      health, "<br>".join(problems)))
     out.append("</table>")
     out.append('<p class="en">JSON: <a href="/api/status">/api/status</a> · %s</p></body></html>'
                % _e("updated every %d s" % REFRESH_S))

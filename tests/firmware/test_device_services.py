@@ -83,5 +83,26 @@ class ServicesTest(unittest.TestCase):
         self.assertFalse(svc.handle("onecode/s1/dev/hh-1/ack", b"", 50))
 
 
+class HealthTest(unittest.TestCase):
+    def test_heartbeat_carries_heap_rssi_and_reader_state(self):
+        from onecode.device_services import reader_state
+        svc = DeviceServices("s1", "hh-1", 4, Journal(), hb_ms=1000,
+                             health=lambda: {"heap": 61234, "rssi": -67, "reader": "ok"})
+        link = Link()
+        svc.poll(0, link)
+        hb = link.out[0][1]
+        self.assertEqual((hb["heap"], hb["rssi"], hb["reader"]), (61234, -67, "ok"))
+
+        class Reader:
+            last_alarm = None
+            cmd_timeouts = 0
+        r = Reader()
+        self.assertEqual(reader_state(r), "ok")
+        r.cmd_timeouts = 2
+        self.assertEqual(reader_state(r), "timeouts")
+        r.last_alarm = (0x0504, 100)
+        self.assertEqual(reader_state(r), "alarm-0x0504")
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -6,7 +6,8 @@ offers every received message to `handle(topic, payload, now)` (True: it was
 ours) and calls `poll(now, link)` every loop step.
 
 - Heartbeat (onecode.wire.heartbeat, QoS 0, every `hb_ms`): boot, ticks, the device
-  clock once it has one, the journal's unacknowledged records and bytes, and a
+  clock once it has one, the journal's unacknowledged records and bytes, what the
+  application's `health()` gives (free heap, Wi-Fi RSSI, reader state), and a
   request for time while the device has no clock (or the gateway's time looks
   wrong). The gateway tracks each device's skew from them.
 - Time (onecode.wire.time_fix): an answer to one of our heartbeats, halved round
@@ -24,12 +25,13 @@ _TYPES = {"int": int, "str": str, "bool": bool, "float": (int, float)}
 
 
 class DeviceServices:
-    def __init__(self, site, dev, boot, journal=None, hb_ms=30000, allowed=None, on_config=None):
+    def __init__(self, site, dev, boot, journal=None, hb_ms=30000, allowed=None, on_config=None, health=None):
         self.site, self.dev, self.boot = site, dev, boot
         self.journal = journal
         self.hb_ms = hb_ms
         self.allowed = allowed or {}
         self.on_config = on_config
+        self.health = health   # -> {"heap": bytes, "rssi": dBm, "reader": str}, any of them; or None
         self.hb_topic = wire.topic(wire.DEVICE_HEARTBEAT, site=site, dev=dev)
         self.time_topic = wire.topic(wire.DEVICE_TIME, site=site, dev=dev)
         self.config_topic = wire.topic(wire.DEVICE_CONFIG, site=site, dev=dev)
@@ -114,9 +116,30 @@ class DeviceServices:
             return
         self._next_hb = ticks_add(now, self.hb_ms)
         j = self.journal
+        h = self.health() if self.health is not None else {}
         msg = wire.heartbeat(self.boot, now & 0x3FFFFFFF, self.clock(now),
                              j.count if j is not None else None,
                              j.used_bytes if j is not None else None,
-                             want_time=self._utc_at is None)
+                             want_time=self._utc_at is None, heap=h.get("heap"), rssi=h.get("rssi"),
+                             reader=h.get("reader"))
         link.publish(self.hb_topic, cbor.dumps(msg), qos=0)
         self.heartbeats += 1
+
+
+def heap_free():
+    """Free heap bytes on MicroPython; None elsewhere."""
+    import gc
+    if not hasattr(gc, "mem_free"):
+        return None
+    return gc.mem_free()
+
+
+def reader_state(reader):
+    """ "ok", "timeouts" (commands unanswered) or the latest alarm as "alarm-0xNNNN"
+    (e.g. 0x0504 temperature throttle), from a reader's counters."""
+    alarm = getattr(reader, "last_alarm", None)
+    if alarm is not None:
+        return "alarm-0x%04x" % alarm[0]
+    if getattr(reader, "cmd_timeouts", 0):
+        return "timeouts"
+    return "ok"

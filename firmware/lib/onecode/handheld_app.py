@@ -83,7 +83,7 @@ class HandheldApp:
         self.update_errors = 0
         self.last_update_error = None
         self.services = DeviceServices(s["site"], s["dev"], s["boot"], journal, s["hb_ms"],
-                                       {"lang": "str", "nfc_poll_ms": "int"}, self._configure)
+                                       {"lang": "str", "nfc_poll_ms": "int"}, self._configure, self._health)
         self.workflow = None
         self.params = None
         self.reply = None          # the last Reply shown
@@ -254,6 +254,19 @@ class HandheldApp:
             if new:
                 self.counts["uhf"] += 1
                 self.event(("uhf", raw), now_ms)
+
+    def _health(self):
+        from onecode.device_services import heap_free, reader_state
+        h = {}
+        if self.uhf is not None:
+            h["reader"] = reader_state(self.uhf)
+        heap = heap_free()
+        if heap is not None:
+            h["heap"] = heap
+        rssi = getattr(self.link, "rssi", None)
+        if rssi is not None:
+            h["rssi"] = rssi
+        return h
 
     def _configure(self, changes):
         for k in changes:

@@ -107,7 +107,7 @@ class PortalApp:
         for k in DETECTOR_KEYS:
             allowed[k] = "int"
         self.services = DeviceServices(s["site"], s["dev"], s["boot"], journal, s["hb_ms"], allowed,
-                                       self._configure)
+                                       self._configure, self._health)
         self.bad_manifests = 0
         self.verdict = None  # the last pass's onecode.door_check.Verdict (None: not judged)
 
@@ -175,6 +175,17 @@ class PortalApp:
                 self.link.publish(out[0], cbor.dumps(out[1]))
         self.light.step(now_ms)
         return self.settings["idle_ms"]
+
+    def _health(self):
+        from onecode.device_services import heap_free, reader_state
+        h = {"reader": reader_state(self.reader)}
+        heap = heap_free()
+        if heap is not None:
+            h["heap"] = heap
+        rssi = getattr(self.link, "rssi", None)   # the board's Wi-Fi signal, when the link knows it
+        if rssi is not None:
+            h["rssi"] = rssi
+        return h
 
     def _configure(self, changes):
         """A technician's pushed settings: detector settings take effect at once."""

@@ -101,11 +101,18 @@ def device_status(state, boot=None, role=None, fw=None, alarms=None):
 TIME_MAX_RTT_MS = 2000
 
 
-def heartbeat(boot, up, clock=None, jn=None, jb=None, want_time=False):
+def heartbeat(boot, up, clock=None, jn=None, jb=None, want_time=False, heap=None, rssi=None, reader=None):
     """Device -> gateway every few tens of seconds. up: ticks_ms now; clock: the
     device's UTC ms now, or None while it has none; jn/jb: unacked journal records
-    and bytes; want_time: ask for a time message whatever the skew."""
+    and bytes; want_time: ask for a time message whatever the skew; heap: free
+    bytes; rssi: Wi-Fi dBm; reader: "ok" or an alarm code."""
     msg = {"v": VERSION, "boot": boot, "up": up}
+    if heap is not None:
+        msg["heap"] = heap
+    if rssi is not None:
+        msg["rssi"] = rssi
+    if reader is not None:
+        msg["reader"] = reader
     if clock is not None:
         msg["clock"] = clock
     if jn is not None:
