@@ -366,6 +366,54 @@ def _portal_cost(n_liu, step_ms):
     return per / liu, per, min(t_base) / (k * n_records) / liu, n_records
 
 
+# -- the uplink's memory: journal + uplink of a device, in steady state
+
+def _uplink_memory(n=256):
+    """(bytes held by the journal + uplink objects, bytes allocated per record that is
+    journaled, sent in a batch and acknowledged) on a RAM file system. The VM frees
+    nothing until the script ends, so the second figure is all allocation: on a
+    board most of it is garbage the collector takes back (docs/benchmarks.md)."""
+    import os
+    from onecode import cbor
+    from onecode.journal import Journal
+    from onecode.uplink import Uplink
+    base = "/tmp" if "tmp" in os.listdir("/") else ""
+    folder = "%s/bench-uplink" % base
+    try:
+        for name in os.listdir(folder):
+            os.remove(folder + "/" + name)
+    except OSError:
+        pass
+    tag = _epc_blob(1)
+    gc.collect()
+    a0 = gc.mem_alloc()
+    j = Journal(folder, rand=lambda: 7)
+    j.open()
+    up = Uplink("s1", "d1", 1, j, batch_max=8, resend_ms=0)
+    held = gc.mem_alloc() - a0
+
+    def cycle(k):
+        up.add({"t": k, "type": "pass", "dur": 300, "dir": "in",
+                "tags": [{"epc": tag, "n": 2, "rssi": -50, "zones": "oi"}]}, flush=False)
+        if k % 8 == 7:
+            out = up.poll(k)
+            if out is not None:
+                last = out[1]["recs"][-1]["seq"]
+                cbor.dumps(out[1])
+                up.on_ack({"v": 1, "epoch": j.epoch, "seq": last})
+                j.flush()
+    for k in range(64):   # warm up: first segment, first ack
+        cycle(k)
+    gc.collect()
+    a1 = gc.mem_alloc()
+    for k in range(64, 64 + n):
+        cycle(k)
+    per = (gc.mem_alloc() - a1) / n
+    if j.count > 8:
+        raise RuntimeError("uplink bench: records were not acknowledged")
+    return held, per, j.max_buffer
+
+
 def _line(name, value, unit, target, extra=""):
     ok = value <= target
     print("%-44s %8.1f %-4s target <= %d %s  %s" % (name, value, unit, target, unit,
@@ -399,6 +447,9 @@ def main():
           % (repeat_n, repeat_alloc, _alloc_per_first(d, blob)))
     print("poll(): %.1f LIU per examined slot (no target; scan_per_poll bounds a call)"
           % _poll_cost(d, n_liu))
+    held, per_rec, buf = _uplink_memory()
+    print("uplink (journal + uplink) objects: %d B, of which the journal's RAM buffer %d B; "
+          "%.0f B allocated per record journaled, sent and acknowledged (no target)" % (held, buf, per_rec))
     step = PORTAL_DEFAULTS["idle_ms"]
     portal, portal_us, portal_base, portal_n = _portal_cost(n_liu, step)
     ok &= _line("portal: per streamed record (parse + detect)", portal, "LIU", TARGETS["portal"],
