@@ -18,7 +18,7 @@ log = logging.getLogger("gateway")
 
 # technician pushes: kind -> (topic template, wire schema kind)
 PUSH_KINDS = {"config": (wire.DEVICE_CONFIG, "deviceConfig"), "manifest": (wire.DEVICE_MANIFEST, "doorManifest"),
-              "update": (wire.DEVICE_UPDATE, "appUpdate")}
+              "update": (wire.DEVICE_UPDATE, "appUpdate"), "order": (wire.DEVICE_ORDER, "deviceOrder")}
 
 
 class DeviceServices:

@@ -68,6 +68,31 @@ def manifest_message(body, rev):
                                        "epcs": epcs})
 
 
+def order_message(body, rev):
+    """{"id": "SO-1", "bt"?: "desadv", "lines": [{"sscc": "..."} | {"gtin": "...", "qty": n}]}
+    -> deviceOrder. GTINs and SSCCs are checked (check digit) by the GS1 code the
+    handheld uses, so the device never receives an order it would refuse."""
+    from onecode import gs1
+    if not isinstance(body, dict) or not isinstance(body.get("lines"), list) or set(body) - {"id", "bt", "lines"}:
+        raise PushError("bad_body", 'expected {"id": "...", "bt"?: "...", "lines": [{"sscc": "..."} | '
+                        '{"gtin": "...", "qty": n}, ...]}',
+                        '应为 {"id": "...", "bt"?: "...", "lines": [{"sscc": "..."} 或 {"gtin": "...", "qty": 数量}]}')
+    bad = []
+    for i, line in enumerate(body["lines"]):
+        try:
+            if not isinstance(line, dict):
+                raise ValueError("not an object")
+            if "sscc" in line:
+                gs1.validate("00", line["sscc"])
+            else:
+                gs1.validate("01", line.get("gtin"))
+        except (ValueError, TypeError) as exc:
+            bad.append("line %d: %s" % (i + 1, exc))
+    if bad:
+        raise PushError("order", "bad order: %s" % "; ".join(bad[:3]), "订单有误：%s" % "；".join(bad[:3]))
+    return _validated("deviceOrder", {"v": 1, "rev": rev, "order": body})
+
+
 def check_sha256(expected, digest_hex, where):
     if not isinstance(expected, str) or not SHA256.match(expected):
         raise PushError("bad_sha256", "sha256 must be 64 lower-case hex digits", "sha256 须为 64 位小写十六进制数")

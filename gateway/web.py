@@ -21,7 +21,8 @@ from onecode import wire
 
 log = logging.getLogger("gateway.web")
 
-PUSH_TOPICS = {"config": wire.DEVICE_CONFIG, "manifest": wire.DEVICE_MANIFEST, "update": wire.DEVICE_UPDATE}
+PUSH_TOPICS = {"config": wire.DEVICE_CONFIG, "manifest": wire.DEVICE_MANIFEST, "update": wire.DEVICE_UPDATE,
+               "order": wire.DEVICE_ORDER}
 BODY_MAX = 1 << 20               # request bodies (an inline update is refused above 64 KiB by pushes)
 URL_MAX = 16 << 20               # an update the gateway downloads to check
 URL_TIMEOUT_S = 60.0
@@ -58,9 +59,10 @@ class StatusServer:
         if self.token:
             app.router.add_post("/api/devices/{dev}/config", self.push_config)
             app.router.add_post("/api/devices/{dev}/manifest", self.push_manifest)
+            app.router.add_post("/api/devices/{dev}/order", self.push_order)
             app.router.add_post("/api/devices/{dev}/update", self.push_update)
             app.router.add_post("/api/devices/{dev}/time", self.push_time)
-            app.router.add_delete("/api/devices/{dev}/{kind:config|manifest|update}", self.withdraw)
+            app.router.add_delete("/api/devices/{dev}/{kind:config|manifest|update|order}", self.withdraw)
         return app
 
     async def start(self):
@@ -153,6 +155,16 @@ class StatusServer:
         except pushes.PushError as exc:
             return _push_error(exc)
         return await self._publish(dev, "manifest", msg)
+
+    async def push_order(self, request):
+        dev, refused = self._check_device(request)
+        if refused:
+            return refused
+        try:
+            msg = pushes.order_message(await self._json(request), self.gw.rev())
+        except pushes.PushError as exc:
+            return _push_error(exc)
+        return await self._publish(dev, "order", msg)
 
     async def push_update(self, request):
         """Inline: the file as the body (application/octet-stream), ?file=...&sha256=...

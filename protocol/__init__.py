@@ -14,7 +14,8 @@ from jsonschema import validators
 
 SCHEMA_PATH = os.path.join(os.path.dirname(__file__), "wire.schema.json")
 KINDS = ("deviceBatch", "deviceAck", "deviceError", "cloudBatch", "cloudAck", "cloudError", "gatewayStatus",
-         "deviceHeartbeat", "deviceTime", "deviceStatus", "deviceConfig", "doorManifest", "appUpdate")
+         "deviceHeartbeat", "deviceTime", "deviceStatus", "deviceConfig", "doorManifest", "appUpdate",
+         "deviceOrder")
 MAX_PAYLOAD = 1024 * 1024  # bytes; larger MQTT payloads are refused before decoding
 
 # EPCIS JSON-LD: the standard context, and ours for the `onecode:` extension fields

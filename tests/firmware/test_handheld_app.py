@@ -214,6 +214,28 @@ class PackShipTest(HandheldCase):
         self.assertEqual(app.reply.key, "bad_code")
 
 
+class PushedOrderTest(HandheldCase):
+    def test_the_gateway_pushes_the_order_the_ship_key_uses(self):
+        app = self.make()
+        self.assertTrue("onecode/s1/dev/hh-1/order" in self.link.subs)
+        order = {"id": "SO-9", "bt": "desadv", "lines": [{"sscc": sscc(4)}]}
+        self.link.inbox.append(("onecode/s1/dev/hh-1/order", cbor.dumps({"v": 1, "rev": 5, "order": order})))
+        self.run_ms(20)
+        self.assertEqual(app.order["id"], "SO-9")
+        app.key("ship", self.t)
+        self.assertEqual(app.reply.key, "order_ready")
+        self.assertEqual(app.workflow.doc, "SO-9")
+        # a bad push is counted and the good one stays; an empty one withdraws it
+        self.link.inbox.append(("onecode/s1/dev/hh-1/order", cbor.dumps({"v": 1, "rev": 6,
+                                                                          "order": {"id": "X", "lines": []}})))
+        self.link.inbox.append(("onecode/s1/dev/hh-1/order", b"\xff"))
+        self.run_ms(20)
+        self.assertEqual((app.order["id"], app.status()["bad_orders"]), ("SO-9", 2))
+        self.link.inbox.append(("onecode/s1/dev/hh-1/order", b""))
+        self.run_ms(20)
+        self.assertEqual(app.order, None)
+
+
 class UhfAndServicesTest(HandheldCase):
     def test_a_uhf_tag_read_continuously_counts_once_until_forgotten(self):
         uhf = FakeUhf()

@@ -137,6 +137,24 @@ def test_config_and_manifest_are_published_retained(gw):
     assert status == 200 and published(gw, wire.DEVICE_MANIFEST, "door-1") == [(body["topic"], b"", True)]
 
 
+def test_an_order_is_pushed_to_a_handheld_checked_and_withdrawn(gw):
+    order = {"id": "SO-7", "bt": "desadv", "lines": [{"sscc": "369012340000000017"}, {"gtin": "16901234000013",
+                                                                                       "qty": 3}]}
+    status, body = call(gw, "POST", "/api/devices/door-1/order", headers=AUTH, json=order)
+    assert status == 200 and body["retained"]
+    ((topic, payload, retained),) = published(gw, wire.DEVICE_ORDER, "door-1")
+    assert retained and protocol.decode("deviceOrder", payload)["order"] == order
+    bad = dict(order, lines=[{"gtin": "16901234000014", "qty": 1}])          # wrong check digit
+    status, body = call(gw, "POST", "/api/devices/door-1/order", headers=AUTH, json=bad)
+    assert status == 422 and body["error"] == "order" and "line 1" in body["en"] and "订单有误" in body["zh"]
+    status, body = call(gw, "POST", "/api/devices/door-1/order", headers=AUTH, json={"id": "SO-8", "lines": [],
+                                                                                      "colour": 1})
+    assert status == 422 and body["error"] == "bad_body"
+    assert published(gw, wire.DEVICE_ORDER, "door-1") == []
+    status, body = call(gw, "DELETE", "/api/devices/door-1/order", headers=AUTH)
+    assert status == 200 and published(gw, wire.DEVICE_ORDER, "door-1") == [(body["topic"], b"", True)]
+
+
 def test_an_inline_update_is_sent_only_with_the_right_sha256(gw):
     app = b"print('hello from the new app')\n"
     good = hashlib.sha256(app).hexdigest()

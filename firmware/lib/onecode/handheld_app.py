@@ -21,7 +21,7 @@ from onecode.compat import ticks_add, ticks_diff
 from onecode.device_services import DeviceServices
 from onecode.messages import ERROR, OK, WARN, Reply
 from onecode.pn532 import PN532
-from onecode.stock_workflows import STEPS, Count, Inspect, OrderStep
+from onecode.stock_workflows import STEPS, Count, Inspect, OrderStep, parse_order
 from onecode.uplink import Uplink
 from onecode.workflows import Commission, Pack, Unpack
 
@@ -78,6 +78,8 @@ class HandheldApp:
         self.uplink = Uplink(s["site"], s["dev"], s["boot"], journal, s["batch_max"], s["resend_ms"])
         self.updater = updater
         self.update_topic = wire.topic(wire.DEVICE_UPDATE, site=s["site"], dev=s["dev"])
+        self.order_topic = wire.topic(wire.DEVICE_ORDER, site=s["site"], dev=s["dev"])
+        self.order = None          # the order the gateway pushed (receive/put away/pick/ship use it)
         self.on_trial = updater is not None and updater.trial() is not None
         self.reboot_requested = False
         self.update_errors = 0
@@ -96,11 +98,13 @@ class HandheldApp:
         self._uid = None           # the tag in the field (a tag staying there counts once)
         self._uhf_seen = {}        # EPC -> ticks last read
         self.counts = {"scans": 0, "bad_scans": 0, "taps": 0, "uhf": 0, "records": 0,
-                       "nfc_errors": 0, "bad_acks": 0, "flash_errors": 0, "busy": 0}
+                       "nfc_errors": 0, "bad_acks": 0, "flash_errors": 0, "busy": 0, "orders": 0,
+                       "bad_orders": 0}
 
     def start(self):
         s = self.settings
         self.link.subscribe(self.uplink.ack_topic)
+        self.link.subscribe(self.order_topic)
         self.services.start(self.link)
         if self.updater is not None:
             self.link.subscribe(self.update_topic)
@@ -127,7 +131,10 @@ class HandheldApp:
         """A key press: confirm / cancel / finish / pass / fail go to the workflow; the
         name of a kind starts that workflow with the config's parameters for it."""
         if name in KINDS:
-            return self.select(name, **(self.settings.get(name) or {}))
+            params = dict(self.settings.get(name) or {})
+            if name in STEPS and "order" not in params and self.order is not None:
+                params["order"] = self.order   # the order the gateway pushed
+            return self.select(name, **params)
         return self.event(("key", name), now_ms)
 
     def trigger(self):
@@ -187,6 +194,8 @@ class HandheldApp:
                     self.counts["bad_acks"] += 1
             elif topic == self.update_topic and self.updater is not None and payload:
                 self._update(payload)
+            elif topic == self.order_topic:
+                self._order(payload)
         if self._started_ms is None:
             self._started_ms = now_ms
         if self.on_trial and ticks_diff(now_ms, self._started_ms) >= self.settings["confirm_ms"]:
@@ -203,6 +212,21 @@ class HandheldApp:
             if out is not None:
                 self.link.publish(out[0], cbor.dumps(out[1]))
         return self.settings["idle_ms"]
+
+    def _order(self, payload):
+        """The retained deviceOrder: kept for the next receive/put away/pick/ship; an
+        empty payload withdraws it; a bad one is counted and the current one stays."""
+        if not payload:
+            self.order = None
+            return
+        try:
+            order = cbor.loads(payload)["order"]
+            parse_order(order)
+        except (ValueError, KeyError, TypeError):
+            self.counts["bad_orders"] += 1
+            return
+        self.order = order
+        self.counts["orders"] += 1
 
     def _journal(self):
         try:

@@ -21,6 +21,7 @@ DEVICE_TIME = "onecode/{site}/dev/{dev}/time"      # gateway -> device, QoS 0, n
 DEVICE_CONFIG = "onecode/{site}/dev/{dev}/config"      # gateway -> device
 DEVICE_MANIFEST = "onecode/{site}/dev/{dev}/manifest"  # gateway -> device: the door's expected EPCs
 DEVICE_UPDATE = "onecode/{site}/dev/{dev}/update"      # gateway -> device: an application file
+DEVICE_ORDER = "onecode/{site}/dev/{dev}/order"        # gateway -> handheld: the order/shipment to work
 DEVICE_BATCH_SUB = "onecode/{site}/dev/+/batch"    # what a gateway subscribes to
 DEVICE_STATUS_SUB = "onecode/{site}/dev/+/status"
 DEVICE_HEARTBEAT_SUB = "onecode/{site}/dev/+/hb"
