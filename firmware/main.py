@@ -34,12 +34,17 @@ def main():
     config["boot"] = bootcount.next_boot("/boot.count")
     journal = Journal("/journal")
     journal.open()
-    if defn["role"] != "portal":
-        raise SystemExit("the %s application has no main loop yet" % defn["role"])
-    link = mqtt_link.for_device(config["mqtt"]["url"], config["site"], config["dev"], config["boot"], "portal")
-    app = boot.portal(defn, config, hw, journal, link, Updater(os))
+    role = defn["role"]
+    link = mqtt_link.for_device(config["mqtt"]["url"], config["site"], config["dev"], config["boot"], role)
+    if role == "portal":
+        app = boot.portal(defn, config, hw, journal, link, Updater(os))
+        inputs = boot.BeamWatcher(defn, hw)
+    else:
+        # no display driver yet: replies are journaled and sent, not shown (docs/handheld.md)
+        app = boot.handheld(defn, config, hw, journal, link, Updater(os))
+        inputs = boot.KeyWatcher(defn, hw)
     import asyncio
-    asyncio.run(boot.run(app, link, hw, boot.BeamWatcher(defn, hw), wdt, machine.reset))
+    asyncio.run(boot.run(app, link, hw, inputs, wdt, machine.reset))
 
 
 main()

@@ -139,6 +139,16 @@ class BoardTest(unittest.TestCase):
             board.load({"role": "portal"})
         self.assertTrue(len(ctx.exception.problems) >= 1)
 
+    def test_handheld_keys_follow_the_pin_rules(self):
+        d = handheld()
+        d["keys"] = {"confirm": {"pin": 26, "active": "low", "pull": "up"}}
+        self.assertEqual(board.check(d), [])
+        d["keys"]["finish"] = {"pin": 27, "active": "low", "pull": "up"}   # the trigger's pin
+        self.assertProblem(d, "already used by trigger")
+        d = handheld()
+        d["keys"] = {"menu": {"pin": 26, "active": "low"}}
+        self.assertProblem(d, "keys: only")
+
     def test_pin_table_lists_every_wired_pin_once(self):
         for d in (portal(), handheld()):
             rows = board.pin_table(d)

@@ -128,5 +128,40 @@ class BootTest(unittest.TestCase):
         self.assertEqual(app.settings["power_cdbm"], 2000)
 
 
+class KeyTest(unittest.TestCase):
+    def test_presses_are_debounced_and_routed(self):
+        hw = Hw()
+        defn = {"trigger": {"pin": 27, "active": "low", "pull": "up"},
+                "keys": {"confirm": {"pin": 26, "active": "low", "pull": "up"},
+                         "finish": {"pin": 13, "active": "low", "pull": "up"}}}
+        w = boot.KeyWatcher(defn, hw, debounce_ms=50)
+
+        class HandApp:
+            def __init__(self):
+                self.got = []
+
+            def trigger(self):
+                self.got.append("trigger")
+
+            def key(self, name, now):
+                self.got.append((name, now))
+        app = HandApp()
+        w.poll(app, 0)
+        hw.ins[27].level = 0          # trigger pressed
+        w.poll(app, 20)
+        hw.ins[27].level = 1          # a bounce 10 ms later: ignored
+        w.poll(app, 30)
+        hw.ins[27].level = 0
+        w.poll(app, 40)
+        hw.ins[27].level = 1          # released for real
+        w.poll(app, 100)
+        hw.ins[26].level = 0          # confirm
+        w.poll(app, 120)
+        w.poll(app, 140)              # held: one press
+        hw.ins[13].level = 0          # finish
+        w.poll(app, 160)
+        self.assertEqual(app.got, ["trigger", ("confirm", 120), ("finish", 160)])
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -56,6 +56,7 @@ REGIONS = {"NA": 0x01, "IN": 0x04, "JP": 0x05, "PRC": 0x06, "EU": 0x08, "KR": 0x
            "NZ": 0x0C, "NA2": 0x0D, "NA3": 0x0E}
 BAUDS = (9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600)
 ZONES = ("o", "i")
+KEYS = ("confirm", "cancel", "finish")   # a handheld's buttons besides the trigger
 
 
 class BoardError(ValueError):
@@ -303,6 +304,13 @@ class _Checker:
             if disp.get("width") not in (128,) or disp.get("height") not in (32, 64):
                 self.bad("display: 128x64 or 128x32", "display：须为 128x64 或 128x32")
         self.input(d.get("trigger"), "trigger")
+        keys = d.get("keys", {})
+        if not isinstance(keys, dict) or set(keys) - set(KEYS):
+            self.bad("keys: only %s" % ", ".join(KEYS), "keys：只能有 %s" % "、".join(KEYS))
+        else:
+            for name in KEYS:
+                if name in keys:
+                    self.input(keys[name], "key " + name)
         buzzer = d.get("buzzer")
         if not isinstance(buzzer, dict):
             self.bad("buzzer: {pin} is needed", "buzzer：需要 {pin}")
@@ -372,6 +380,11 @@ def pin_table(defn):
             rows.append((nfc["irq"], "input", "PN532 IRQ"))
         t = defn["trigger"]
         rows.append((t["pin"], "input, active %s, pull %s" % (t["active"], t.get("pull", "none")), "trigger button"))
+        for name in KEYS:
+            k = defn.get("keys", {}).get(name)
+            if k:
+                rows.append((k["pin"], "input, active %s, pull %s" % (k["active"], k.get("pull", "none")),
+                             "%s button" % name))
         rows.append((defn["buzzer"]["pin"], "PWM output", "buzzer (via transistor)"))
         if defn.get("uhf"):
             uart(defn["uhf"]["uart"], "UHF module (%s)" % defn["uhf"]["model"])

@@ -102,6 +102,37 @@ def handheld(defn, config, hw, journal, link, updater=None, screen=None):
                        journal, screen, uhf, updater)
 
 
+class KeyWatcher:
+    """Polls a handheld's trigger and buttons each step: a press (the pin going to its
+    active level) calls app.trigger() or app.key(name, now); presses closer than
+    `debounce_ms` to the last change of that pin are contact bounce and ignored."""
+
+    def __init__(self, defn, hw, debounce_ms=50):
+        self.debounce_ms = debounce_ms
+        self.pins = []
+        specs = [("trigger", defn.get("trigger"))]
+        for name in board_mod.KEYS:
+            specs.append((name, (defn.get("keys") or {}).get(name)))
+        for name, spec in specs:
+            if spec:
+                self.pins.append([name, hw.pin_in(spec), spec["active"] == "low", False, None])
+
+    def poll(self, app, now_ms):
+        from onecode.compat import ticks_diff
+        for p in self.pins:
+            down = (p[1].value() == 0) == p[2]
+            if down == p[3]:
+                continue
+            if p[4] is not None and ticks_diff(now_ms, p[4]) < self.debounce_ms:
+                continue
+            p[3], p[4] = down, now_ms
+            if down:
+                if p[0] == "trigger":
+                    app.trigger()
+                else:
+                    app.key(p[0], now_ms)
+
+
 class BeamWatcher:
     """Polls the beam sensors' pins each step and reports edges to the application
     (a pin read per sensor per step; no interrupt handler needed at 50 ms steps)."""
@@ -122,7 +153,7 @@ class BeamWatcher:
                 app.beam(b[0], on, now_ms)
 
 
-async def run(app, link, hw, beams=None, wdt=None, reset=None):
+async def run(app, link, hw, inputs=None, wdt=None, reset=None):
     """The device's main loop; returns only when the application asks for a reboot
     and no `reset` was given (tests)."""
     try:
@@ -134,8 +165,8 @@ async def run(app, link, hw, beams=None, wdt=None, reset=None):
     try:
         while True:
             now = hw.now()
-            if beams is not None:
-                beams.poll(app, now)
+            if inputs is not None:   # BeamWatcher (portal) or KeyWatcher (handheld)
+                inputs.poll(app, now)
             wait_ms = app.step(now)
             if wdt is not None:
                 wdt.feed()
