@@ -40,8 +40,7 @@ def main():
         app = boot.portal(defn, config, hw, journal, link, Updater(os))
         inputs = boot.BeamWatcher(defn, hw)
     else:
-        # no display driver yet: replies are journaled and sent, not shown (docs/handheld.md)
-        app = boot.handheld(defn, config, hw, journal, link, Updater(os))
+        app = boot.handheld(defn, config, hw, journal, link, Updater(os), boot.screen(defn, config, hw))
         inputs = boot.KeyWatcher(defn, hw)
     import asyncio
     asyncio.run(boot.run(app, link, hw, inputs, wdt, machine.reset))

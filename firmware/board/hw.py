@@ -27,6 +27,24 @@ class _I2CDevice:
         return self.i2c.readfrom(self.address, n)
 
 
+class PwmBuzzer:
+    """A piezo on a PWM pin: play(((freq Hz, ms), ...)) blocks for the pattern (at most
+    about 400 ms: onecode.messages.PATTERNS); freq 0 is a pause."""
+
+    def __init__(self, pin):
+        self.pwm = machine.PWM(machine.Pin(pin), freq=2700, duty_u16=0)
+
+    def play(self, pattern):
+        for freq, ms in pattern:
+            if freq:
+                self.pwm.freq(freq)
+                self.pwm.duty_u16(32768)
+            else:
+                self.pwm.duty_u16(0)
+            time.sleep_ms(ms)
+        self.pwm.duty_u16(0)
+
+
 class MachineHardware:
     def __init__(self):
         self._uarts = {}
@@ -52,6 +70,9 @@ class MachineHardware:
             i2c = machine.I2C(bus["id"], sda=machine.Pin(bus["sda"]), scl=machine.Pin(bus["scl"]), freq=bus["freq"])
             self._i2c[bus["id"]] = i2c
         return _I2CDevice(i2c, address)
+
+    def buzzer(self, gpio):
+        return PwmBuzzer(gpio)
 
     def pin_out(self, gpio, value=0):
         return machine.Pin(gpio, machine.Pin.OUT, value=value)

@@ -118,6 +118,38 @@ class BootTest(unittest.TestCase):
         self.assertEqual((app.uhf, app.settings["lang"], app.settings["commission"]["lot"]), (None, "en", "L1"))
         self.assertRaises(ValueError, boot.handheld, BOARD, {"site": "s1", "dev": "d1", "boot": 1}, hw, None, Link())
 
+    def test_handheld_screen_on_its_display_and_buzzer(self):
+        class Bus:
+            def __init__(self):
+                self.writes = []
+
+            def write(self, data):
+                self.writes.append(bytes(data))
+        bus = Bus()
+
+        class ScreenHw(Hw):
+            def i2c_device(self, b, address):
+                self.i2c = (b["id"], b["freq"], address)
+                return bus
+
+            def buzzer(self, gpio):
+                self.buzzer_pin = gpio
+
+                class B:
+                    played = []
+
+                    def play(self, pattern):
+                        B.played.append(pattern)
+                return B()
+        hw = ScreenHw()
+        scr = boot.screen(HANDHELD, {"lang": "zh-CN"}, hw)
+        self.assertEqual((hw.i2c, hw.buzzer_pin), ((0, 400000, 60), 25))
+        self.assertEqual(bus.writes[0], b"\x00\xae")           # the SSD1306 powered on
+        from onecode.messages import Reply, render
+        self.assertEqual(scr.tell(Reply("done")), render("done", {}, "zh"))
+        self.assertEqual(len(bus.writes[-1]), 1025)              # a whole frame went out
+        self.assertEqual(scr.lang, "zh")
+
     def test_handheld_with_a_uhf_module(self):
         board = dict(HANDHELD)
         board["uhf"] = {"model": "m6e-nano", "uart": {"id": 1, "tx": 26, "rx": 32, "baud": 115200}, "antennas": {"1": "o"}}

@@ -102,6 +102,24 @@ def handheld(defn, config, hw, journal, link, updater=None, screen=None):
                        journal, screen, uhf, updater)
 
 
+def screen(defn, config, hw):
+    """The handheld's display and buzzer as a messages.Screen: the SSD1306 on its I2C
+    bus (onecode.oled) and the buzzer on its pin (hw.buzzer; none when the adapter
+    has no PWM), in the device's language."""
+    from onecode.messages import Screen
+    from onecode.oled import NoBuzzer, Ssd1306, TextScreen
+    disp = defn["display"]
+    bus = None
+    for b in defn["i2c"]:
+        if b["id"] == disp["bus"]:
+            bus = b
+    oled = TextScreen(Ssd1306(hw.i2c_device(bus, disp["address"]), disp["width"], disp["height"]))
+    make_buzzer = getattr(hw, "buzzer", None)
+    buzzer = make_buzzer(defn["buzzer"]["pin"]) if make_buzzer is not None else NoBuzzer()
+    lang = config.get("lang", "zh")
+    return Screen(oled, buzzer, "zh" if lang in ("zh", "zh-CN") else "en")
+
+
 class KeyWatcher:
     """Polls a handheld's trigger and buttons each step: a press (the pin going to its
     active level) calls app.trigger() or app.key(name, now); presses closer than
