@@ -81,6 +81,16 @@ class MachineHardware:
         pull = {"up": machine.Pin.PULL_UP, "down": machine.Pin.PULL_DOWN}.get(spec.get("pull", "none"))
         return machine.Pin(spec["pin"], machine.Pin.IN, pull)
 
+    def rssi(self):
+        """Wi-Fi signal in dBm, or None when not connected."""
+        if network is None:
+            return None
+        wlan = network.WLAN(network.STA_IF)
+        try:
+            return wlan.status("rssi") if wlan.isconnected() else None
+        except (OSError, ValueError):
+            return None
+
     def network(self):
         if network is None:
             return None

@@ -168,5 +168,7 @@ def test_main_loop_reboots_when_the_application_asks(tmp_path):
             app.reboot_requested = True
         asyncio.create_task(ask())
         await boot.run(app, link, hw, boot.BeamWatcher(defn, hw), Wdt(), lambda: resets.append(1))
+    hw.rssi = lambda: -63
     asyncio.run(asyncio.wait_for(main(), 10))
     assert resets == [1] and Wdt.fed >= 1 and link.stopped
+    assert link.rssi == -63 and app._health()["rssi"] == -63     # the heartbeat carries it

@@ -18,6 +18,7 @@ No pin, UART number or baud rate is written here: they all come from the definit
 pin_out(gpio, initial level), i2c_device(bus spec, address) (the handheld).
 """
 from onecode import board as board_mod
+from onecode.compat import ticks_diff
 from onecode import m100_frame
 from onecode.handheld_app import HandheldApp
 from onecode.m100_reader import M100Reader
@@ -136,7 +137,6 @@ class KeyWatcher:
                 self.pins.append([name, hw.pin_in(spec), spec["active"] == "low", False, None])
 
     def poll(self, app, now_ms):
-        from onecode.compat import ticks_diff
         for p in self.pins:
             down = (p[1].value() == 0) == p[2]
             if down == p[3]:
@@ -180,9 +180,14 @@ async def run(app, link, hw, inputs=None, wdt=None, reset=None):
         import uasyncio as asyncio
     task = asyncio.create_task(link.run())
     app.start()
+    rssi_at = None
     try:
         while True:
             now = hw.now()
+            read_rssi = getattr(hw, "rssi", None)
+            if read_rssi is not None and (rssi_at is None or ticks_diff(now, rssi_at) >= 10000):
+                rssi_at = now
+                link.rssi = read_rssi()   # the heartbeat reports it (device_services health)
             if inputs is not None:   # BeamWatcher (portal) or KeyWatcher (handheld)
                 inputs.poll(app, now)
             wait_ms = app.step(now)
