@@ -4,12 +4,10 @@ Mosquitto -> ingest worker -> SQLite. The operator commissions items, packs them
 onto a pallet and ships it; the cloud then holds those three steps for exactly
 those items. Every part is started the way an operator starts it: the CLI."""
 import json
-import signal
 import sqlite3
 import subprocess
 import sys
 
-import pytest
 from waiting import wait_until
 
 from onecode_cli.sim.handheld_sim import items_of
@@ -17,25 +15,6 @@ from onecode_cli.sim.handheld_sim import items_of
 ITEMS = 5
 PALLET = 9
 ONECODE = [sys.executable, "-m", "onecode_cli"]
-
-
-@pytest.fixture
-def procs():
-    started = []
-
-    def start(*args, log):
-        f = open(log, "wb")
-        started.append((subprocess.Popen(ONECODE + list(args), stdout=f, stderr=subprocess.STDOUT), f))
-    yield start
-    for p, f in reversed(started):
-        if p.poll() is None:
-            p.send_signal(signal.SIGINT)
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
-        f.close()
 
 
 def test_commission_pack_and_ship_reach_the_cloud(tmp_path, mosquitto, procs):

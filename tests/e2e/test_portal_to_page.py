@@ -2,13 +2,11 @@
 frames) -> Mosquitto -> gateway (outbox) -> Mosquitto -> ingest worker -> SQLite ->
 web server -> HTTP. Every part is started the way an operator starts it: the CLI."""
 import json
-import signal
 import sqlite3
 import subprocess
 import sys
 import urllib.request
 
-import pytest
 from waiting import wait_until
 
 from onecode import epc
@@ -17,26 +15,6 @@ from onecode_cli.sim.pallet import pallet_epcs
 
 CASES = 30
 ONECODE = [sys.executable, "-m", "onecode_cli"]
-
-
-@pytest.fixture
-def procs():
-    """Start `onecode ...` children logging to files; stop them with SIGINT at the end."""
-    started = []
-
-    def start(*args, log):
-        f = open(log, "wb")
-        started.append((subprocess.Popen(ONECODE + list(args), stdout=f, stderr=subprocess.STDOUT), f))
-    yield start
-    for p, f in reversed(started):
-        if p.poll() is None:
-            p.send_signal(signal.SIGINT)
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
-        f.close()
 
 
 def test_a_pallet_pass_is_stored_once_and_shown_on_every_item_page(tmp_path, mosquitto, procs):

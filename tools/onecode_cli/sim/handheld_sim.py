@@ -11,10 +11,9 @@ trigger, taps tags and presses keys, as a person would.
 """
 import logging
 import os
-import time
 
 from onecode import bootcount, epc
-from onecode.compat import ticks_add, ticks_diff, ticks_ms
+from onecode.compat import ticks_add, ticks_diff
 from onecode.handheld_app import HandheldApp
 from onecode.journal import Journal
 from onecode.messages import Screen
@@ -129,9 +128,8 @@ def run(broker_url, site, dev, state_dir, items=6, pallet_no=9, lang="en", lot=N
     """Run the scripted operator, then keep the handheld running until interrupted (or,
     with exit_when_done, until every record is acknowledged by the gateway). Returns
     the Operator: its `refused` lists what the handheld refused, `app` the HandheldApp."""
-    import asyncio
-
     from onecode import mqtt_link
+    from onecode_cli.sim import device_loop
 
     os.makedirs(state_dir, exist_ok=True)
     boot = bootcount.next_boot(os.path.join(state_dir, "%s.boot" % dev))
@@ -146,33 +144,16 @@ def run(broker_url, site, dev, state_dir, items=6, pallet_no=9, lang="en", lot=N
              "PN532; commission %d items, pack them on pallet %d, ship it", dev, boot, journal.epoch,
              journal.count, items, pallet_no)
 
-    async def main():
-        task = asyncio.create_task(link.run())
-        app.start()
-        t0 = time.monotonic()
-        told = False
-        try:
-            while True:
-                now = ticks_ms()
-                operator.step(now)
-                wait_ms = app.step(now)
-                st = app.status()
-                if operator.done and not told:
-                    told = True
-                    log.info("operator done (%d refused); status %s", len(operator.refused), st)
-                if exit_when_done and operator.done and st["pending"] == 0 and st["held"] == 0:
-                    log.info("all %d records acknowledged; status %s", st["records"], st)
-                    return operator
-                if timeout_s and time.monotonic() - t0 > timeout_s:
-                    raise TimeoutError("handheld simulation timed out; status %s" % st)
-                await asyncio.sleep(wait_ms / 1000.0)
-        finally:
-            app.stop()
-            await link.stop()
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
+    told = [False]
 
-    return asyncio.run(main())
+    def after_step(_now, st):
+        if operator.done and not told[0]:
+            told[0] = True
+            log.info("operator done (%d refused); status %s", len(operator.refused), st)
+        if exit_when_done and operator.done and st["pending"] == 0 and st["held"] == 0:
+            log.info("all %d records acknowledged; status %s", st["records"], st)
+            return operator
+        return None
+
+    return device_loop.run(app, link, after_step, before_step=operator.step, timeout_s=timeout_s,
+                           what="handheld simulation")

@@ -9,7 +9,6 @@ it drives PortalApp exactly as a board's main loop would.
 """
 import logging
 import os
-import time
 
 from onecode import bootcount
 from onecode.compat import ticks_ms
@@ -48,9 +47,8 @@ def run(broker_url, site, dev, state_dir, cases=24, passes=2, gap_s=6.0, pallet_
 
     The portal talks MQTT through the device's own client (onecode.mqtt_link, the
     code a board runs), on an asyncio loop beside the application's step loop."""
-    import asyncio
-
     from onecode import mqtt_link
+    from onecode_cli.sim import device_loop
 
     os.makedirs(state_dir, exist_ok=True)
     boot = bootcount.next_boot(os.path.join(state_dir, "%s.boot" % dev))
@@ -64,31 +62,15 @@ def run(broker_url, site, dev, state_dir, cases=24, passes=2, gap_s=6.0, pallet_
              "pallet of %d tags, %d passes; MQTT by the device client", dev, boot, journal.epoch, journal.count,
              len(tags), passes)
 
-    async def main():
-        task = asyncio.create_task(link.run())
-        app.start()
-        t0 = time.monotonic()
-        reported = 0
-        try:
-            while True:
-                wait_ms = app.step(ticks_ms())
-                st = app.status()
-                if st["passes"] != reported:
-                    reported = st["passes"]
-                    log.info("pass %d detected; status %s", reported, st)
-                if exit_when_done and st["passes"] >= passes and st["pending"] == 0:
-                    log.info("all %d passes acknowledged; status %s", passes, st)
-                    return app
-                if timeout_s and time.monotonic() - t0 > timeout_s:
-                    raise TimeoutError("portal simulation timed out; status %s" % st)
-                await asyncio.sleep(wait_ms / 1000.0)
-        finally:
-            app.stop()
-            await link.stop()
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
+    reported = [0]
 
-    return asyncio.run(main())
+    def after_step(_now, st):
+        if st["passes"] != reported[0]:
+            reported[0] = st["passes"]
+            log.info("pass %d detected; status %s", reported[0], st)
+        if exit_when_done and st["passes"] >= passes and st["pending"] == 0:
+            log.info("all %d passes acknowledged; status %s", passes, st)
+            return app
+        return None
+
+    return device_loop.run(app, link, after_step, timeout_s=timeout_s, what="portal simulation")
