@@ -171,4 +171,4 @@ def test_main_loop_reboots_when_the_application_asks(tmp_path):
     hw.rssi = lambda: -63
     asyncio.run(asyncio.wait_for(main(), 10))
     assert resets == [1] and Wdt.fed >= 1 and link.stopped
-    assert link.rssi == -63 and app._health()["rssi"] == -63     # the heartbeat carries it
+    assert link.rssi == -63 and app.services._health(link)["rssi"] == -63     # the heartbeat carries it

@@ -13,6 +13,10 @@ ours) and calls `poll(now, link)` every loop step.
 - Time (onecode.wire.time_fix): an answer to one of our heartbeats, halved round
   trip, refused when it came too late; sets the device clock (UTC ms at a tick)
   and the site's time-zone offset.
+- Updates (appUpdate, onecode.updater): files go to the updater; an application on
+  trial is confirmed by `acked()` (the first acknowledgement), and when none came
+  within `confirm_ms` it asks for a reboot (`reboot_requested`) so the next boot
+  counts a try.
 - Config (deviceConfig, retained): each key of `set` that the application declared
   (`allowed`: key -> type) is applied through `on_config(changes)` and kept; other
   keys, or the wrong type, are counted in `bad_config` with their names, never
@@ -25,13 +29,27 @@ _TYPES = {"int": int, "str": str, "bool": bool, "float": (int, float)}
 
 
 class DeviceServices:
-    def __init__(self, site, dev, boot, journal=None, hb_ms=30000, allowed=None, on_config=None, health=None):
+    def __init__(self, site, dev, boot, journal=None, hb_ms=30000, allowed=None, on_config=None, health=None,
+                 reader=None, updater=None, confirm_ms=300000):
         self.site, self.dev, self.boot = site, dev, boot
         self.journal = journal
         self.hb_ms = hb_ms
         self.allowed = allowed or {}
         self.on_config = on_config
-        self.health = health   # -> {"heap": bytes, "rssi": dBm, "reader": str}, any of them; or None
+        # health in the heartbeat: a function -> {"heap": bytes, "rssi": dBm, "reader": str},
+        # True for the device's own (free heap, `reader`'s state, the link's RSSI), None: none
+        self.health = health
+        self.reader = reader
+        # application updates (onecode.updater): staged from the update topic, the trial
+        # confirmed by the first acknowledgement, a reboot asked for when it never comes
+        self.updater = updater
+        self.confirm_ms = confirm_ms
+        self.update_topic = wire.topic(wire.DEVICE_UPDATE, site=site, dev=dev)
+        self.on_trial = updater is not None and updater.trial() is not None
+        self.reboot_requested = False
+        self.update_errors = 0
+        self.last_update_error = None
+        self._started = None
         self.hb_topic = wire.topic(wire.DEVICE_HEARTBEAT, site=site, dev=dev)
         self.time_topic = wire.topic(wire.DEVICE_TIME, site=site, dev=dev)
         self.config_topic = wire.topic(wire.DEVICE_CONFIG, site=site, dev=dev)
@@ -47,6 +65,8 @@ class DeviceServices:
     def start(self, link):
         link.subscribe(self.time_topic)
         link.subscribe(self.config_topic)
+        if self.updater is not None:
+            link.subscribe(self.update_topic)
 
     # clock --------------------------------------------------------------------
     def clock(self, now):
@@ -76,7 +96,37 @@ class DeviceServices:
             if payload:
                 self._config(payload)
             return True
+        if topic == self.update_topic and self.updater is not None:
+            if payload:
+                self._update(payload)
+            return True
         return False
+
+    def acked(self):
+        """The gateway acknowledged a batch: an application on trial has reached it."""
+        if self.on_trial and self.updater.confirm():
+            self.on_trial = False
+
+    def _update(self, payload):
+        from onecode.updater import UpdateError
+        try:
+            if self.updater.on_update(cbor.loads(payload)) == "reboot":
+                self.reboot_requested = True
+        except (UpdateError, ValueError, TypeError, KeyError, OSError) as exc:
+            self.update_errors += 1
+            self.last_update_error = (getattr(exc, "en", str(exc)), getattr(exc, "zh", str(exc)))
+
+    def _health(self, link):
+        h = {}
+        if self.reader is not None:
+            h["reader"] = reader_state(self.reader)
+        heap = heap_free()
+        if heap is not None:
+            h["heap"] = heap
+        rssi = getattr(link, "rssi", None)   # the board's Wi-Fi signal, set by the main loop
+        if rssi is not None:
+            h["rssi"] = rssi
+        return h
 
     def _config(self, payload):
         try:
@@ -110,13 +160,20 @@ class DeviceServices:
 
     # heartbeat ------------------------------------------------------------------
     def poll(self, now, link):
+        if self._started is None:
+            self._started = now
+        if self.on_trial and ticks_diff(now, self._started) >= self.confirm_ms:
+            self.reboot_requested = True   # never reached the gateway: the next boot counts a try
         if not link.connected:
             return
         if self._next_hb is not None and ticks_diff(now, self._next_hb) < 0:
             return
         self._next_hb = ticks_add(now, self.hb_ms)
         j = self.journal
-        h = self.health() if self.health is not None else {}
+        if self.health is True:
+            h = self._health(link)
+        else:
+            h = self.health() if self.health is not None else {}
         msg = wire.heartbeat(self.boot, now & 0x3FFFFFFF, self.clock(now),
                              j.count if j is not None else None,
                              j.used_bytes if j is not None else None,

@@ -76,23 +76,17 @@ class HandheldApp:
             screen.lang = s["lang"]
         self.uhf = uhf
         self.uplink = Uplink(s["site"], s["dev"], s["boot"], journal, s["batch_max"], s["resend_ms"])
-        self.updater = updater
-        self.update_topic = wire.topic(wire.DEVICE_UPDATE, site=s["site"], dev=s["dev"])
         self.order_topic = wire.topic(wire.DEVICE_ORDER, site=s["site"], dev=s["dev"])
         self.order = None          # the order the gateway pushed (receive/put away/pick/ship use it)
-        self.on_trial = updater is not None and updater.trial() is not None
-        self.reboot_requested = False
-        self.update_errors = 0
-        self.last_update_error = None
         self.services = DeviceServices(s["site"], s["dev"], s["boot"], journal, s["hb_ms"],
-                                       {"lang": "str", "nfc_poll_ms": "int"}, self._configure, self._health)
+                                       {"lang": "str", "nfc_poll_ms": "int"}, self._configure, True, reader=uhf,
+                                       updater=updater, confirm_ms=s["confirm_ms"])
         self.workflow = None
         self.params = None
         self.reply = None          # the last Reply shown
         self.text = None           # ... and its text in the device language
         self._held = []            # records the journal had no room for yet
         self._flush_due = False
-        self._started_ms = None
         self._nfc_ready = False    # SAMConfiguration done
         self._nfc_next = None      # ticks of the next tag search
         self._uid = None           # the tag in the field (a tag staying there counts once)
@@ -106,8 +100,6 @@ class HandheldApp:
         self.link.subscribe(self.uplink.ack_topic)
         self.link.subscribe(self.order_topic)
         self.services.start(self.link)
-        if self.updater is not None:
-            self.link.subscribe(self.update_topic)
         if self.uhf is not None:
             self.uhf.configure(s["region"], s["power_cdbm"], [1])
             self.uhf.start()
@@ -188,18 +180,11 @@ class HandheldApp:
                 try:
                     if self.uplink.on_ack(cbor.loads(payload)):
                         self._flush_due = True
-                    if self.on_trial and self.updater.confirm():
-                        self.on_trial = False
+                    self.services.acked()
                 except ValueError:
                     self.counts["bad_acks"] += 1
-            elif topic == self.update_topic and self.updater is not None and payload:
-                self._update(payload)
             elif topic == self.order_topic:
                 self._order(payload)
-        if self._started_ms is None:
-            self._started_ms = now_ms
-        if self.on_trial and ticks_diff(now_ms, self._started_ms) >= self.settings["confirm_ms"]:
-            self.reboot_requested = True
         if self._flush_due:
             try:
                 self.uplink.journal.flush()
@@ -279,33 +264,33 @@ class HandheldApp:
                 self.counts["uhf"] += 1
                 self.event(("uhf", raw), now_ms)
 
-    def _health(self):
-        from onecode.device_services import heap_free, reader_state
-        h = {}
-        if self.uhf is not None:
-            h["reader"] = reader_state(self.uhf)
-        heap = heap_free()
-        if heap is not None:
-            h["heap"] = heap
-        rssi = getattr(self.link, "rssi", None)
-        if rssi is not None:
-            h["rssi"] = rssi
-        return h
-
     def _configure(self, changes):
         for k in changes:
             self.settings[k] = changes[k]
         if "lang" in changes and self.screen is not None:
             self.screen.lang = changes["lang"]
 
-    def _update(self, payload):
-        from onecode.updater import UpdateError
-        try:
-            if self.updater.on_update(cbor.loads(payload)) == "reboot":
-                self.reboot_requested = True
-        except (UpdateError, ValueError, TypeError, KeyError, OSError) as exc:
-            self.update_errors += 1
-            self.last_update_error = (getattr(exc, "en", str(exc)), getattr(exc, "zh", str(exc)))
+
+    # the update state lives in DeviceServices; these name it for main.py and status()
+    @property
+    def on_trial(self):
+        return self.services.on_trial
+
+    @property
+    def reboot_requested(self):
+        return self.services.reboot_requested
+
+    @reboot_requested.setter
+    def reboot_requested(self, value):
+        self.services.reboot_requested = value
+
+    @property
+    def update_errors(self):
+        return self.services.update_errors
+
+    @property
+    def last_update_error(self):
+        return self.services.last_update_error
 
     def status(self):
         u = self.uplink

@@ -9,7 +9,6 @@ sleeping for the returned number of ms. Must never import machine or network
 modules and never block.
 """
 from onecode import cbor, wire
-from onecode.compat import ticks_diff
 from onecode.device_services import DeviceServices
 from onecode.door_check import DoorCheck
 from onecode.portal import PassDetector
@@ -93,21 +92,15 @@ class PortalApp:
         self.door = DoorCheck()
         self.light = HeldLight(light, s["light_ms"])
         self.manifest_topic = wire.topic(wire.DEVICE_MANIFEST, site=s["site"], dev=s["dev"])
-        # application updates (onecode.updater): staged from the update topic, confirmed
-        # by the first acknowledgement from the gateway; main.py reboots on request
-        self.updater = updater
-        self.update_topic = wire.topic(wire.DEVICE_UPDATE, site=s["site"], dev=s["dev"])
-        self.on_trial = updater is not None and updater.trial() is not None
-        self.reboot_requested = False
-        self.update_errors = 0
-        self.last_update_error = None
-        self._started_ms = None
+        # application updates (onecode.updater) are handled by self.services: staged from
+        # the update topic, confirmed by the first acknowledgement; main.py reboots on request
         # heartbeats, the gateway's time, pushed config: detector settings and light_ms
         allowed = {"light_ms": "int"}
         for k in DETECTOR_KEYS:
             allowed[k] = "int"
         self.services = DeviceServices(s["site"], s["dev"], s["boot"], journal, s["hb_ms"], allowed,
-                                       self._configure, self._health)
+                                       self._configure, True, reader=reader, updater=updater,
+                                       confirm_ms=s["confirm_ms"])
         self.bad_manifests = 0
         self.verdict = None  # the last pass's onecode.door_check.Verdict (None: not judged)
 
@@ -116,8 +109,6 @@ class PortalApp:
         self.link.subscribe(self.uplink.ack_topic)
         self.link.subscribe(self.manifest_topic)
         self.services.start(self.link)
-        if self.updater is not None:
-            self.link.subscribe(self.update_topic)
         self.light.start()
         self.reader.configure(s["region"], s["power_cdbm"], sorted(s["zones"]))
         self.reader.start(metadata=PORTAL_METADATA)
@@ -149,18 +140,11 @@ class PortalApp:
                 try:
                     if self.uplink.on_ack(cbor.loads(payload)):
                         self._flush_due = True  # save the ack point, trim segments
-                    if self.on_trial and self.updater.confirm():
-                        self.on_trial = False   # reached the gateway: the new application stays
+                    self.services.acked()
                 except ValueError:
                     self.bad_acks += 1
             elif topic == self.manifest_topic:
                 self._manifest(payload)
-            elif topic == self.update_topic and self.updater is not None and payload:
-                self._update(payload)
-        if self._started_ms is None:
-            self._started_ms = now_ms
-        if self.on_trial and ticks_diff(now_ms, self._started_ms) >= self.settings["confirm_ms"]:
-            self.reboot_requested = True   # never reached the gateway: the next boot counts a try
         if self._flush_due:
             try:
                 self.uplink.journal.flush()  # one flash write for all parts of a pass and the ack
@@ -176,17 +160,6 @@ class PortalApp:
         self.light.step(now_ms)
         return self.settings["idle_ms"]
 
-    def _health(self):
-        from onecode.device_services import heap_free, reader_state
-        h = {"reader": reader_state(self.reader)}
-        heap = heap_free()
-        if heap is not None:
-            h["heap"] = heap
-        rssi = getattr(self.link, "rssi", None)   # the board's Wi-Fi signal, when the link knows it
-        if rssi is not None:
-            h["rssi"] = rssi
-        return h
-
     def _configure(self, changes):
         """A technician's pushed settings: detector settings take effect at once."""
         for k in changes:
@@ -196,14 +169,6 @@ class PortalApp:
         if "light_ms" in changes:
             self.light.hold_ms = changes["light_ms"]
 
-    def _update(self, payload):
-        from onecode.updater import UpdateError
-        try:
-            if self.updater.on_update(cbor.loads(payload)) == "reboot":
-                self.reboot_requested = True
-        except (UpdateError, ValueError, TypeError, KeyError, OSError) as exc:
-            self.update_errors += 1
-            self.last_update_error = (getattr(exc, "en", str(exc)), getattr(exc, "zh", str(exc)))
 
     def beam(self, name, on, now_ms):
         """A beam sensor edge ('outer' | 'inner', on = interrupted), from the board's
@@ -228,6 +193,27 @@ class PortalApp:
         if v is not None:
             rec["chk"] = v.field()
             self.light.show(v.color, now_ms)
+
+    # the update state lives in DeviceServices; these name it for main.py and status()
+    @property
+    def on_trial(self):
+        return self.services.on_trial
+
+    @property
+    def reboot_requested(self):
+        return self.services.reboot_requested
+
+    @reboot_requested.setter
+    def reboot_requested(self, value):
+        self.services.reboot_requested = value
+
+    @property
+    def update_errors(self):
+        return self.services.update_errors
+
+    @property
+    def last_update_error(self):
+        return self.services.last_update_error
 
     def status(self):
         d = self.detector
