@@ -44,6 +44,9 @@ def create_app(config=None):
     from cloud.trace_api import bp as trace_bp
     app.register_blueprint(trace_bp)
 
+    from cloud import console  # operators' pages under /console
+    console.init_app(app)
+
     from cloud import cli
     cli.init_app(app)
     return app
