@@ -2,7 +2,8 @@
 (JSON; cloud.trace and cloud.trace_backward do the work).
 
 Trace results name customers, orders and where stock is: not for the public. With
-API_TOKEN configured (env ONECODE_API_TOKEN) a request needs `Authorization: Bearer
+a scoped token issued in the console (`oc_...`, scope `trace:read`; cloud.console.tokens)
+a request is served from anywhere; with API_TOKEN configured (env ONECODE_API_TOKEN) a request needs `Authorization: Bearer
 <token>`; without one, only loopback clients are served. Must never answer a remote
 client when no token is configured.
 """
@@ -26,6 +27,13 @@ def _problem(status, en, zh):
 
 @bp.before_request
 def _authorise():
+    from cloud.console import tokens
+    scoped = tokens.from_header(request.headers.get("Authorization", ""))
+    if scoped is not None:  # a console-issued token (oc_...): its scope decides, wherever the client is
+        if tokens.check(get_db(current_app).Session, scoped, "trace:read") is None:
+            return _problem(401, "this API token is unknown, revoked, expired or lacks the trace:read scope",
+                            "此接口令牌无效、已吊销、已过期或没有 trace:read 权限")
+        return None
     token = current_app.config.get("API_TOKEN") or ""
     if token:
         given = request.headers.get("Authorization", "")

@@ -264,5 +264,8 @@ def audit(s, action, target=None, detail=None, note=None):
 def before_console_request():
     """The blueprint's before_request: load the session, check CSRF on changes."""
     _load_session()
-    if request.method in UNSAFE and request.endpoint != "console.login" and not csrf_ok():
-        abort(400, description="csrf")
+    if request.method in UNSAFE and request.endpoint != "console.login":
+        if g.operator is None:
+            abort(401)  # logged out or expired: nothing to change, log in again
+        if not csrf_ok():
+            abort(400, description="csrf")

@@ -166,6 +166,25 @@ def test_api_and_its_guard(chain, app, client):
     assert ok.status_code == 200
 
 
+def test_scoped_console_tokens_open_the_trace_api_until_revoked(chain, app, client):
+    from cloud.console import tokens
+    with get_db(app).Session() as s:
+        reader, good = tokens.issue(s, "ERP", "integration", ["trace:read"])
+        _, wrong_scope = tokens.issue(s, "capture only", "integration", ["epcis:capture"])
+        s.commit()
+    remote = {"REMOTE_ADDR": "192.0.2.7"}
+
+    def get(token):
+        return client.get("/api/trace/forward", query_string={"id": L1}, environ_base=remote,
+                          headers={"Authorization": "Bearer " + token})
+    assert get(good).status_code == 200
+    assert get(wrong_scope).status_code == 401 and "trace:read" in get(wrong_scope).json["detail"]
+    with get_db(app).Session() as s:
+        tokens.revoke(s, reader.id)
+        s.commit()
+    assert get(good).status_code == 401  # at once: nothing is cached
+
+
 def test_cli_text_json_csv(chain, database_url, capsys, tmp_path):
     assert main(["trace", "forward", L1, "--database-url", database_url]) == 0
     out = capsys.readouterr().out

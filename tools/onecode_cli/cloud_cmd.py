@@ -1,4 +1,4 @@
-"""`onecode cloud migrate|seed-demo|load-master|serve|ingest|carrier-token`: the cloud service's
+"""`onecode cloud migrate|seed-demo|load-master|serve|ingest|carrier-token|operator|token`: the cloud service's
 parts, one at a time.
 
 Configuration: flags, else environment (DATABASE_URL, ONECODE_CLOUD_BROKER), else the
@@ -37,6 +37,9 @@ def register(sub):
     db_flag(ct)
     ct.add_argument("carrier", metavar="CARRIER", help="the carrier's name exactly as in the shipments' carrier field")
     ct.set_defaults(func=_carrier_token)
+
+    from onecode_cli import console_cmd
+    console_cmd.register(csub, db_flag, _app, _report)
 
     s = csub.add_parser("serve", help="serve pages and APIs / 运行网页与接口服务")
     db_flag(s)
