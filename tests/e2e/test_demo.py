@@ -57,9 +57,20 @@ def test_a_second_run_waits_for_a_new_pass(tmp_path):
         import sqlite3
         with sqlite3.connect(str(tmp_path / "var" / "cloud" / "onecode.db")) as c:
             return c.execute("SELECT COUNT(*) FROM epcis_event").fetchone()[0]
-    run()
+    import os
+    import stat
+    log1 = run()
     first = events()
     log = run()
     assert "ready in" in log
     assert events() > first, log  # "ready" meant this run's pass reached the page
     assert "Traceback" not in log, log
+    # the console's demo administrator: made once, the same password on the second run
+    password = re.search(r"user admin, password (\S+)", log1).group(1)
+    assert re.search(r"user admin, password (\S+)", log).group(1) == password
+    kept = tmp_path / "var" / "cloud" / "console-admin.txt"
+    assert kept.read_text().strip() == password and stat.S_IMODE(os.stat(kept).st_mode) == 0o600
+    from cloud import create_app
+    app = create_app({"TESTING": True, "DATABASE_URL": "sqlite:///%s" % (tmp_path / "var" / "cloud" / "onecode.db")})
+    resp = app.test_client().post("/console/login", data={"username": "admin", "password": password})
+    assert resp.status_code == 302, resp.get_data(as_text=True)

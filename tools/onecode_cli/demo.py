@@ -91,6 +91,28 @@ def page_events(url):
         return -1
 
 
+def _console_admin(onecode, db_url, var, env):
+    """The demo's console administrator `admin`: its password is made once and kept in
+    var/cloud/console-admin.txt (mode 0600) so a second demo run logs in the same way."""
+    import secrets
+    path = os.path.join(var, "cloud", "console-admin.txt")
+    try:
+        with open(path, encoding="utf-8") as f:
+            password = f.read().strip()
+    except FileNotFoundError:
+        password = ""
+    if len(password) < 10:
+        password = secrets.token_urlsafe(12)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(password + "\n")
+    # exit status 2 when `admin` exists already (an earlier run): nothing to do
+    subprocess.run(onecode + ["cloud", "operator", "add", "admin", "--role", "admin", "--name", "Demo admin",
+                              "--password-stdin", "--database-url", db_url], input=password + "\n", text=True,
+                   env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return password
+
+
 def run(args):
     from onecode_cli import brokers
     from onecode_cli.sim.pallet import pallet_epcs
@@ -144,6 +166,7 @@ def run(args):
         if rc:
             say("error: migrations failed / 数据库迁移失败")
             return 1
+        console_password = _console_admin(onecode, db_url, var, env)
         children.start("web", onecode + ["cloud", "serve", "--port", str(args.port), "--database-url", db_url], env)
         children.start("ingest", onecode + ["cloud", "ingest", "--database-url", db_url, "--broker", broker_url,
                                             "--shared-group", "" if engine == "amqtt" else "onecode-ingest"], env)
@@ -176,6 +199,8 @@ def run(args):
         say("(the portal sends the pallet back out a few seconds later; reload to see it). Ctrl-C stops everything / 按 Ctrl-C 停止。")
         say("the handheld %s commissions, packs and ships pallet 9's items, e.g. / 手持终端赋码、装箱、发货，例如:" % HANDHELD)
         say("    http://127.0.0.1:%d%s" % (args.port, epc.to_digital_link_path(epc.decode(pallet_epcs(9, 1)[1][0]).pure_uri)))
+        say("operator console / 管理控制台: http://127.0.0.1:%d/console/  user admin, password %s"
+            " (kept in %s)" % (args.port, console_password, os.path.join(var, "cloud", "console-admin.txt")))
         if args.exit_after_ready:
             return 0
         while True:
