@@ -145,9 +145,24 @@ class Backpressure:
                               "up" if self.cloud_link is not None and self.cloud_link.connected else "down")
 
     def publish_status(self, state=None):
-        self._publish_site(self.status_topic, protocol.encode("gatewayStatus", self.status(state)), retain=True)
+        st = self.status(state)
+        self._publish_site(self.status_topic, protocol.encode("gatewayStatus", st), retain=True)
         self._status_due = False
         self._store_ok("status")
+        if self.cloud_link is not None and self.cloud_link.connected:
+            # the cloud's copy (console dashboards) also says how the site's devices are;
+            # QoS 1 retained, replaced every status_every_s; not tracked: a lost one is replaced
+            st["devices"] = self.device_summary(st["at"])
+            self.cloud_link.publish(self.cloud_status_topic, protocol.encode("gatewayStatus", st), retain=True)
+
+    def device_summary(self, now):
+        registry = {d["dev"]: d for d in self.registry.all()}
+        out = []
+        for d in self.health.listing(registry, self.clocks, now)[:256]:
+            journal = d["journal"].get("records") if isinstance(d["journal"], dict) else None
+            out.append({"dev": d["dev"], "state": "silent" if d["silent"] else d["state"], "role": d["role"],
+                        "last_seen_s": d["last_seen_s"], "journal": journal, "alarms": len(d["alarms"])})
+        return out
 
 
     def status_words(self):

@@ -94,6 +94,7 @@ class Gateway(Backpressure, DeviceServices):
         self.cloud_ack_topic = wire.topic(wire.CLOUD_ACK, site=self.site, gw=self.gw)
         self.cloud_error_topic = wire.topic(wire.CLOUD_ERROR, site=self.site, gw=self.gw)
         self.status_topic = wire.topic(wire.GATEWAY_STATUS, site=self.site, gw=self.gw)
+        self.cloud_status_topic = wire.topic(wire.CLOUD_STATUS, site=self.site, gw=self.gw)
         self.site_acks = PublishTracker()
         self.queue = None
         self.site_link = None
@@ -385,7 +386,8 @@ class Gateway(Backpressure, DeviceServices):
         self.site_link.subscribe(wire.topic(wire.DEVICE_STATUS_SUB, site=self.site))
         self.site_link.on_connect_hooks.append(self._site_connected)
         self.cloud_link = Link(self.cfg["cloud_broker"], "onecode-gw-%s-%s-cloud" % (self.site, self.gw),
-                               clean_session=False, on_message=self._enqueue("cloud"))
+                               clean_session=False, on_message=self._enqueue("cloud"),
+                               will=(self.cloud_status_topic, offline))
         self.cloud_link.subscribe(self.cloud_ack_topic)
         self.cloud_link.subscribe(self.cloud_error_topic)
         self.cloud_link.on_connect_hooks.append(self._cloud_connected)
@@ -481,6 +483,7 @@ class Gateway(Backpressure, DeviceServices):
         # paho's session is in memory only: after a reconnect or a restart, whatever
         # was in flight may be gone, so send every unacknowledged batch again now
         self._resend_all = True
+        self._status_due = True  # and tell the cloud how the site is (its copy may say offline)
 
     def stop(self, reason=None):
         if self._stop is None:

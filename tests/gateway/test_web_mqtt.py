@@ -85,3 +85,34 @@ def test_device_status_and_last_will_show_on_the_page(gateway, mosquitto):
     snap = json.loads(request(base + "/api/status")[1])
     assert snap["state"] == "alarm" and ("door-1", "device_offline") in {(a["device"], a["code"]) for a in snap["alarms"]}
     assert "离线" in request(base + "/")[1]
+
+
+def test_the_cloud_gets_a_retained_status_with_the_devices(gateway, mosquitto):
+    """The copy on the cloud broker (the console's dashboards read it) carries the
+    outbox figures and every device's state and journal depth; it is retained, so an
+    ingest worker that starts later still gets it."""
+    gw, base = gateway
+    device = Link(mosquitto, "door-1")
+    device.start()
+    assert device.wait_connected(10)
+    device.publish(wire.topic(wire.DEVICE_STATUS, site=SITE, dev="door-1"),
+                   cbor2.dumps(wire.device_status("online", boot=2, fw="0.4")), retain=True)
+    device.publish(wire.topic(wire.DEVICE_HEARTBEAT, site=SITE, dev="door-1"),
+                   cbor2.dumps(wire.heartbeat(2, 1000, jn=7, jb=400)), qos=0)
+    topic = wire.topic(wire.CLOUD_STATUS, site=SITE, gw=GW)
+
+    def latest():
+        late = Listener(mosquitto, topic)
+        try:
+            got_topic, payload = late.get()
+        finally:
+            late.stop()
+        assert got_topic == topic
+        return protocol.decode("gatewayStatus", payload)
+    wait_until(lambda: any(d["dev"] == "door-1" and d["journal"] == 7 for d in latest()["devices"]), 30,
+               "door-1's journal depth in the cloud copy")
+    st = latest()
+    assert st["gw"] == GW and st["site"] == SITE and st["cloud"] == "up" and st["outbox"]["events"] == 0
+    door = next(d for d in st["devices"] if d["dev"] == "door-1")
+    assert door["state"] == "online" and door["last_seen_s"] is not None
+    device.stop()

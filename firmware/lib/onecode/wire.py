@@ -31,6 +31,8 @@ GATEWAY_STATUS = "onecode/{site}/gw/{gw}/status"   # gateway, retained + last wi
 CLOUD_BATCH = "onecode/cloud/{site}/{gw}/batch"    # gateway -> cloud, QoS 1
 CLOUD_ACK = "onecode/cloud/{site}/{gw}/ack"        # cloud -> gateway, QoS 1
 CLOUD_ERROR = "onecode/cloud/{site}/{gw}/error"    # cloud -> gateway: a batch it refused
+CLOUD_STATUS = "onecode/cloud/{site}/{gw}/status"  # gateway -> cloud: gatewayStatus, retained + last will
+CLOUD_STATUS_SUB = "onecode/cloud/+/+/status"      # ingest workers (not shared: each keeps the table)
 CLOUD_BATCH_SUB = "onecode/cloud/+/+/batch"        # ingest workers
 SHARED_GROUP = "onecode-ingest"                    # $share/{group}/... for scale-out
 
