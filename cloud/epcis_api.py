@@ -5,6 +5,11 @@ GET /epcis/events, GET /epcis/events/{eventID}, GET /epcis/epcs/{epc}/events,
 OPTIONS /epcis/capture, and their OpenAPI description at GET /epcis/openapi.json. Errors are RFC 7807 problem documents with EPCIS exception
 types. Must never return an event without its recordTime and eventID, and never
 let a malformed request raise a 500.
+
+Who may call it: a console API token (`oc_...`) with scope `epcis:query` (GET) or
+`epcis:capture` (POST), from anywhere; else the operator APIs' rule (cloud.trace_api):
+with API_TOKEN set, that token; without, loopback clients only. The OpenAPI document
+is public.
 """
 import datetime
 import json
@@ -21,6 +26,25 @@ from cloud.models import CaptureJob, Event
 from cloud.store import insert_new
 
 bp = Blueprint("epcis", __name__, url_prefix="/epcis")
+
+
+@bp.before_request
+def _authorise():
+    from cloud import trace_api
+    from cloud.console import tokens
+    if request.endpoint == "epcis.openapi":
+        return None
+    scoped = tokens.from_header(request.headers.get("Authorization", ""))
+    if scoped is not None:
+        scope = "epcis:capture" if request.method == "POST" else "epcis:query"
+        if tokens.check(get_db(current_app).Session, scoped, scope) is None:
+            return problem(401, "SecurityException", "this API token is unknown, revoked, expired or lacks the %s "
+                           "scope / 此接口令牌无效、已吊销、已过期或没有 %s 权限" % (scope, scope))
+        return None
+    refused = trace_api.legacy_guard()
+    if refused is not None:
+        return problem(refused[0], "SecurityException", "%s / %s" % refused[1:])
+    return None
 
 JSONLD = "application/ld+json"
 EPC_FIELDS = ("epcList", "childEPCs", "inputEPCList", "outputEPCList")

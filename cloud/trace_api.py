@@ -34,15 +34,20 @@ def _authorise():
             return _problem(401, "this API token is unknown, revoked, expired or lacks the trace:read scope",
                             "此接口令牌无效、已吊销、已过期或没有 trace:read 权限")
         return None
+    refused = legacy_guard()
+    return None if refused is None else _problem(refused[0], refused[1], refused[2])
+
+
+def legacy_guard():
+    """The rule without a console token: with API_TOKEN set, that token; without,
+    loopback clients only. -> None (allowed) or (status, en, zh)."""
     token = current_app.config.get("API_TOKEN") or ""
     if token:
         given = request.headers.get("Authorization", "")
         if not hmac.compare_digest(given.encode(), ("Bearer " + token).encode()):
-            return _problem(401, "a valid API token is needed (Authorization: Bearer ...)",
-                            "需要有效的接口令牌（Authorization: Bearer ...）")
+            return 401, "a valid API token is needed (Authorization: Bearer ...)", "需要有效的接口令牌（Authorization: Bearer ...）"
     elif request.remote_addr not in LOOPBACK:
-        return _problem(403, "no API token is configured: the trace API answers this machine only",
-                        "未配置接口令牌：追溯接口只对本机开放")
+        return 403, "no API token is configured: this API answers this machine only", "未配置接口令牌：此接口只对本机开放"
     return None
 
 

@@ -66,7 +66,7 @@ class Chromium:
         with urllib.request.urlopen("http://127.0.0.1:%d/json/list" % port, timeout=timeout) as r:
             page = next(t for t in json.load(r) if t["type"] == "page")
         self.ws = connect(page["webSocketDebuggerUrl"], max_size=None, open_timeout=timeout)
-        for domain in ("Page", "Runtime", "Network", "Log"):
+        for domain in ("Page", "Runtime", "Network", "Log", "DOM"):
             self.call(domain + ".enable")
         self.call("Page.addScriptToEvaluateOnNewDocument", source=CSP_PROBE)
 
@@ -125,17 +125,64 @@ class Chromium:
     def text(self, selector):
         return self.js("(e => e ? e.innerText : null)(document.querySelector(%s))" % json.dumps(selector))
 
-    def tap(self, selector):
+    def desktop(self, accept_language="zh-CN,zh;q=0.9"):
+        """A 1280×900 desktop window (the console's), this language, no cookies."""
+        self.call("Emulation.setDeviceMetricsOverride", width=1280, height=900, deviceScaleFactor=1, mobile=False)
+        ua = self.call("Browser.getVersion")["userAgent"]
+        self.call("Emulation.setUserAgentOverride", userAgent=ua, acceptLanguage=accept_language)
+        self.call("Network.clearBrowserCookies")
+
+    def fill(self, selector, value):
+        """Type `value` into a form field (replacing what is there) or pick an option."""
+        ok = self.js("(e => { if (!e) return false; e.focus(); e.value = %s; "
+                     "e.dispatchEvent(new Event('input', {bubbles: true})); "
+                     "e.dispatchEvent(new Event('change', {bubbles: true})); return true; })"
+                     "(document.querySelector(%s))" % (json.dumps(value), json.dumps(selector)))
+        if not ok:
+            raise AssertionError("no field %s" % selector)
+
+    def check(self, selector, on=True):
+        if not self.js("(e => { if (!e) return false; e.checked = %s; return true; })(document.querySelector(%s))"
+                       % ("true" if on else "false", json.dumps(selector))):
+            raise AssertionError("no checkbox %s" % selector)
+
+    def set_files(self, selector, paths):
+        """Choose files for an <input type=file>, as the file picker would."""
+        root = self.call("DOM.getDocument", depth=0)["root"]["nodeId"]
+        node = self.call("DOM.querySelector", nodeId=root, selector=selector)["nodeId"]
+        if not node:
+            raise AssertionError("no file input %s" % selector)
+        self.call("DOM.setFileInputFiles", nodeId=node, files=[os.path.abspath(p) for p in paths])
+
+    def download(self, selector, folder, timeout=60):
+        """Tap a link or button that downloads a file -> the saved file's path."""
+        os.makedirs(folder, exist_ok=True)
+        self.call("Browser.setDownloadBehavior", behavior="allowAndName", downloadPath=os.path.abspath(folder),
+                  eventsEnabled=True)
+        self.tap(selector, wait=False)
+        begin = self.wait_event("Browser.downloadWillBegin", timeout)["params"]
+        while True:
+            ev = self.wait_event("Browser.downloadProgress", timeout)["params"]
+            if ev["guid"] == begin["guid"] and ev["state"] == "completed":
+                return os.path.join(folder, begin["guid"]), begin["suggestedFilename"]
+            if ev["guid"] == begin["guid"] and ev["state"] == "canceled":
+                raise AssertionError("download of %s was cancelled" % begin["url"])
+
+    def tap(self, selector, wait=True):
         """Press and release at the element's centre, as a finger would; waits for the
-        page that loads."""
+        page that loads (unless `wait` is false: a download loads no page)."""
         box = self.js("(r => r && [r.x + r.width / 2, r.y + r.height / 2])"
                       "(document.querySelector(%s)?.getBoundingClientRect())" % json.dumps(selector))
         if not box:
             raise AssertionError("nothing to tap at %s" % selector)
         self.events.clear()
+        self.js("document.querySelector(%s).scrollIntoView({block: 'center'})" % json.dumps(selector))
+        box = self.js("(r => r && [r.x + r.width / 2, r.y + r.height / 2])"
+                      "(document.querySelector(%s)?.getBoundingClientRect())" % json.dumps(selector))
         for kind in ("mousePressed", "mouseReleased"):
             self.call("Input.dispatchMouseEvent", type=kind, x=box[0], y=box[1], button="left", clickCount=1)
-        self.wait_event("Page.loadEventFired")
+        if wait:
+            self.wait_event("Page.loadEventFired")
 
     def csp_violations(self):
         return self.js("window.__csp || []")

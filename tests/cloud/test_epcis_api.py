@@ -257,3 +257,35 @@ def test_openapi_document_matches_the_routes(app, client):
     names = {p["name"] for p in doc["paths"]["/epcis/events"]["get"]["parameters"]}
     from cloud import epcis_query
     assert epcis_query.KNOWN <= names
+
+
+def test_who_may_call_the_interface(app, client):
+    """Scoped console tokens from anywhere (query vs capture), else API_TOKEN, else
+    loopback only; the OpenAPI document is public."""
+    from cloud.console import tokens
+    from cloud.db import get_db
+    with get_db(app).Session() as s:
+        _, reader = tokens.issue(s, "auditor", "integration", ["epcis:query"])
+        _, writer = tokens.issue(s, "ERP", "integration", ["epcis:capture"])
+        s.commit()
+    remote = {"REMOTE_ADDR": "192.0.2.7"}
+    doc = {"@context": ["https://ref.gs1.org/standards/epcis/epcis-context.jsonld"], "type": "EPCISDocument",
+           "schemaVersion": "2.0", "creationDate": "2026-11-01T00:00:00Z", "epcisBody": {"eventList": [
+               {"type": "ObjectEvent", "eventTime": "2026-11-01T00:00:00Z", "eventTimeZoneOffset": "+00:00",
+                "action": "OBSERVE", "epcList": ["urn:epc:id:sgtin:6901234.100001.77"]}]}}
+
+    def call(method, path, token=None, **kw):
+        headers = {"Authorization": "Bearer " + token} if token else {}
+        return client.open(path, method=method, environ_base=remote, headers=headers, **kw)
+    assert call("GET", "/epcis/events").status_code == 403
+    assert call("GET", "/epcis/openapi.json").status_code == 200
+    assert call("GET", "/epcis/events", reader).status_code == 200
+    assert call("POST", "/epcis/capture", reader, json=doc).status_code == 401  # query scope cannot capture
+    assert call("POST", "/epcis/capture", writer, json=doc).status_code == 202
+    refused = call("GET", "/epcis/events", writer)
+    assert refused.status_code == 401 and "epcis:query" in refused.json["detail"]
+    app.config["API_TOKEN"] = "s3cret-token"
+    assert client.get("/epcis/events").status_code == 401  # loopback too, once a token is configured
+    assert call("GET", "/epcis/events", "wrong-token").status_code == 401
+    assert call("GET", "/epcis/events", "s3cret-token").status_code == 200
+    assert call("GET", "/epcis/events", reader).status_code == 200  # scoped tokens still work beside it
