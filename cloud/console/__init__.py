@@ -8,7 +8,7 @@ entries: (endpoint, permission, text key)), and registers its words with
 cloud.console.text.add at import.
 """
 
-SECTIONS = ("export_views",)  # module names under cloud.console, in menu order
+SECTIONS = ("recall_views", "export_views")  # module names under cloud.console, in menu order
 
 CORE_NAV = [("console.home", "view", "c_home")]
 ADMIN_NAV = [("console.operators", "operator.admin", "c_operators"),
@@ -26,7 +26,9 @@ def init_app(app):
     app.register_blueprint(views.bp)
     for name in SECTIONS:
         module = importlib.import_module("cloud.console." + name)
-        module.bp.before_request(auth.before_console_request)
+        # once per blueprint: a second app (tests make many) finds it set up already
+        if auth.before_console_request not in module.bp.before_request_funcs.get(None, ()):
+            module.bp.before_request(auth.before_console_request)
         app.register_blueprint(module.bp)
         nav.extend(module.NAV)
     nav.extend(ADMIN_NAV)
