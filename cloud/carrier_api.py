@@ -3,7 +3,8 @@ a shipment it carries (picked up, in transit, at a hub, out for delivery, delive
 damaged, lost), shown on the order's `/track/{token}` page.
 
 Authentication: `Authorization: Bearer <token>`, a per-carrier token made by
-`onecode cloud carrier-token CARRIER` (only its SHA-256 is stored). A carrier may
+`onecode cloud carrier-token CARRIER`, or a console API token of kind carrier with
+scope `carrier:events` (cloud.console.tokens); only SHA-256s are stored. A carrier may
 post only for shipments whose `shipment.carrier` is its own; a shipment of another
 carrier and an unknown one get the same answer. Body: one event object, a list, or
 {"events": [...]} (at most MAX_EVENTS), each
@@ -24,7 +25,8 @@ import secrets
 from flask import Blueprint, Response, current_app, request
 from sqlalchemy import select
 
-from cloud.carrier_models import CARRIER_STATUSES, CarrierEvent, CarrierToken, ShipmentPromise
+from cloud.carrier_models import CARRIER_STATUSES, EXCEPTIONS, CarrierEvent, CarrierToken, ShipmentPromise
+from cloud.console import webhooks
 from cloud.db import get_db, upsert_insert
 from cloud.master import Shipment
 from cloud.models import utcnow
@@ -109,6 +111,11 @@ def _carrier():
     given = request.headers.get("Authorization", "")
     if not given.startswith("Bearer ") or len(given) > 200:
         return None
+    from cloud.console import tokens
+    scoped = tokens.from_header(given)
+    if scoped is not None:  # a console-issued carrier token names its carrier
+        row = tokens.check(get_db(current_app).Session, scoped, "carrier:events")
+        return row.subject if row is not None and row.kind == "carrier" else None
     digest = token_hash(given[7:].strip())
     with get_db(current_app).Session() as s:
         row = s.execute(select(CarrierToken.carrier, CarrierToken.token_sha256)
@@ -166,7 +173,10 @@ def post_events():
                 shipment_id=sid, carrier=carrier, status=status, event_time=when, place=place,
                 event_hash=event_hash(sid, status, when, place), received=now
             ).on_conflict_do_nothing(index_elements=[CarrierEvent.event_hash]).returning(CarrierEvent.id))
-            stored += len(r.all())  # rowcount is not reliable for an upsert under every driver
+            new = r.all()  # rowcount is not reliable for an upsert under every driver
+            stored += len(new)
+            if new and status in EXCEPTIONS:  # damaged or lost: announce it to the webhooks, in this transaction
+                webhooks.carrier_exception(s, sid, carrier, status, when, place)
             if promised is not None:
                 s.execute(ins(ShipmentPromise).values(shipment_id=sid, promised=promised, updated=now)
                           .on_conflict_do_update(index_elements=[ShipmentPromise.shipment_id],

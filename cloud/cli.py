@@ -24,6 +24,14 @@ def do_ingest(app, broker_url, shared_group):
     IngestWorker(get_db(app), broker_url, shared_group).run_forever()
 
 
+def do_webhooks(app, poll_s=5.0):
+    """Run the webhook deliverer until Ctrl-C (cloud.console.webhooks.run_forever)."""
+    from cloud.console import webhooks
+    from cloud.db import get_db
+    webhooks.run_forever(get_db(app).Session, allow_private=bool(app.config.get("WEBHOOK_ALLOW_PRIVATE")),
+                         poll_s=poll_s)
+
+
 def do_load_master(app, path):
     """Load the master-data JSON file at path -> {section: counts}; raises
     cloud.masterdata_check.MasterDataError for a bad file, SQLAlchemyError for the database."""
@@ -73,6 +81,14 @@ def init_app(app):
         """Run the ingest worker until Ctrl-C."""
         logging.basicConfig(level="INFO", format="%(asctime)s ingest %(levelname)s %(message)s")
         do_ingest(current_app, broker or current_app.config["MQTT_URL"], shared_group)
+
+    @app.cli.command("webhooks")
+    @click.option("--poll", default=5.0, show_default=True, help="seconds to wait when nothing is due")
+    @with_appcontext
+    def webhooks_cmd(poll):
+        """Send outgoing webhooks (retries, delivery log) until Ctrl-C."""
+        logging.basicConfig(level="INFO", format="%(asctime)s webhooks %(levelname)s %(message)s")
+        do_webhooks(current_app, poll)
 
     @app.cli.command("load-master")
     @click.argument("path", type=click.Path(dir_okay=False))

@@ -27,6 +27,7 @@ from flask import Blueprint, Response, current_app, request
 from sqlalchemy import select
 
 from cloud import trace_api
+from cloud.console import webhooks
 from cloud.consumer_models import VerificationSignal
 from cloud.db import get_db, upsert_insert
 from cloud.models import utcnow
@@ -80,7 +81,9 @@ def record(s, key, kind, region="", expected=None, source="count", count=None, n
         set_={"count": ins.excluded.count if count else VerificationSignal.count + 1,
               "last_seen": ins.excluded.last_seen, "expected": ins.excluded.expected,
               "source": ins.excluded.source})
-    s.execute(stmt)
+    first_seen = s.execute(stmt.returning(VerificationSignal.first_seen)).scalar()
+    if first_seen == now:  # a new signal: announce it to the webhooks, in this transaction
+        webhooks.verification_signal(s, key, kind, region, expected, source, count or 1, now)
     s.commit()
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from cloud import sun
+from cloud.console import webhooks
 from cloud.db import get_db
 from cloud.models import NfcTag, utcnow
 
@@ -83,6 +84,7 @@ def _record(res, wrong_item):
             row.last_counter = max(row.last_counter, res.counter)
         if verdict != "fresh" or wrong_item:
             row.suspicious_taps += 1
+            webhooks.suspicious_tap(s, res.uid, verdict if verdict != "fresh" else "wrong_item", row.taps)
         taps = row.taps
         s.commit()
     return verdict, taps

@@ -91,6 +91,22 @@ def test_events_are_stored_once_and_shown_on_the_tracking_page(seeded, client):
     assert 'data-status="delivered"' in html and '<dd id="delivered"><time>2026-11-04 18:00 +08:00' in html
 
 
+def test_a_console_carrier_token_speaks_for_its_carrier_only(seeded, client):
+    from cloud.console import tokens
+    with get_db(seeded).Session() as s:
+        row, sf = tokens.issue(s, "SF API", "carrier", ["carrier:events"], subject="SF Express")
+        _, trace_only = tokens.issue(s, "reader", "integration", ["trace:read"])
+        s.commit()
+    sh2 = token_of(seeded, "SH-2")
+    ev = {"tracking_token": sh2, "status": "in_transit", "time": "2026-11-03T12:00:00+08:00"}
+    assert post(client, trace_only, ev).status_code == 401
+    assert post(client, sf, ev).json == {"stored": 1, "duplicates": 0}
+    with get_db(seeded).Session() as s:
+        tokens.revoke(s, row.id)
+        s.commit()
+    assert post(client, sf, dict(ev, status="at_hub")).status_code == 401 and stored(seeded) == 1
+
+
 def test_a_carrier_posts_only_for_its_own_shipments(seeded, client):
     zto = issue_token(get_db(seeded).Session, "ZTO Express")
     sh2 = token_of(seeded, "SH-2")

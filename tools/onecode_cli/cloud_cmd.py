@@ -1,5 +1,5 @@
-"""`onecode cloud migrate|seed-demo|load-master|serve|ingest|carrier-token|operator|token`: the cloud service's
-parts, one at a time.
+"""`onecode cloud migrate|seed-demo|load-master|serve|ingest|webhooks|carrier-token|operator|token`: the
+cloud service's parts, one at a time.
 
 Configuration: flags, else environment (DATABASE_URL, ONECODE_CLOUD_BROKER), else the
 defaults in cloud/__init__.py. Must never hold cloud logic.
@@ -55,6 +55,11 @@ def register(sub):
                    help="MQTT shared-subscription group (default onecode-ingest; '' for none, "
                         "needed with the embedded broker)")
     i.set_defaults(func=_ingest)
+
+    w = csub.add_parser("webhooks", help="send outgoing webhooks until Ctrl-C / 运行 Webhook 推送进程")
+    db_flag(w)
+    w.add_argument("--poll", type=float, default=5.0, help="seconds to wait when nothing is due (default 5)")
+    w.set_defaults(func=_webhooks)
 
 
 class BadDatabaseUrl(Exception):
@@ -171,4 +176,15 @@ def _ingest(args):
     broker = args.broker or app.config["MQTT_URL"]
     group = wire.SHARED_GROUP if args.shared_group is None else args.shared_group
     do_ingest(app, broker, group)
+    return 0
+
+
+def _webhooks(args):
+    from cloud.cli import do_webhooks
+    logging.basicConfig(level="INFO", format="%(asctime)s webhooks %(levelname)s %(message)s")
+    try:
+        app = _app(args)
+    except BadDatabaseUrl as exc:
+        return _report(exc)
+    do_webhooks(app, args.poll)
     return 0
