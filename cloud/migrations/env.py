@@ -7,6 +7,7 @@ from cloud.console import models as console_models  # noqa: F401 - the console's
 from cloud.console import recall_models  # noqa: F401 - the console's recall register
 from cloud.console import webhook_models  # noqa: F401 - the outgoing webhooks
 from cloud import master  # noqa: F401 - the master-data tables belong to the metadata
+from cloud import site_health  # noqa: F401 - gateway status and refused batches
 from cloud.db import make_engine
 from cloud.models import Base
 

@@ -9,6 +9,7 @@ import protocol
 from cloud.db import get_db
 from cloud.ingest import IngestWorker
 from cloud.models import Event
+from cloud.site_health import GatewayStatus, IngestRejection
 from onecode import wire
 from protocol.mqtt import Link
 
@@ -70,6 +71,11 @@ def test_ack_error_and_no_blocking(sqlite_app, mosquitto):
         with get_db(sqlite_app).Session() as s:
             assert sorted(s.query(Event.event_id)) == [("urn:uuid:ingest-3",), ("urn:uuid:ingest-4",)]
         assert worker.counters["rejected"] == 4 and worker.counters["stored"] == 2
+        # each refusal is on record for the dashboards' error rate (the garbage too, without a batch id)
+        with get_db(sqlite_app).Session() as s:
+            rows = sorted((r.batch_id or "", r.code, r.events) for r in s.query(IngestRejection))
+        assert rows == [("", "cbor", None), ("bad-time-000", "bad_event", 2), ("long-id-0001", "schema", None),
+                        ("long-step-01", "bad_event", 1)]
         # a resend of an acknowledged batch is acknowledged again, stores nothing
         gw.publish(topic, batch("good-000001", [event(3), event(4)]))
         t, p = got.get(timeout=10)
@@ -93,3 +99,55 @@ def test_an_unexpected_error_never_escapes_into_paho(sqlite_app, monkeypatch):
     worker.on_message(wire.topic(wire.CLOUD_BATCH, site=SITE, gw=GW), batch("batch-err-1", [event(1)]))
     assert worker.counters["errors"] == 1
     assert published == []
+
+
+def test_every_worker_keeps_each_gateways_latest_status(sqlite_app, mosquitto):
+    """Retained status on the cloud broker -> gateway_status; newer replaces older, the
+    last will says offline and keeps the last known figures; a status naming another
+    gateway than its topic is ignored."""
+    import time
+    topic = wire.topic(wire.CLOUD_STATUS, site=SITE, gw=GW)
+    now = int(time.time())
+
+    def status(state, at, **extra):
+        msg = {"v": 1, "site": SITE, "gw": GW, "state": state, "at": at, "alarms": []}
+        msg.update(extra)
+        return protocol.encode("gatewayStatus", msg)
+    gw = Link(mosquitto)
+    gw.start()
+    assert gw.wait_connected(10)
+    devices = [{"dev": "door-1", "state": "online", "role": "portal", "last_seen_s": 1.5, "journal": 3, "alarms": 0}]
+    gw.publish(topic, status("ok", now, outbox={"events": 12, "bytes": 900, "oldest_s": 4.5, "in_flight": 2,
+                                                 "dead": 0}, cloud="up", devices=devices), retain=True)
+    # a worker that starts after the gateway published still gets it (retained)
+    worker = IngestWorker(get_db(sqlite_app), mosquitto, shared_group="onecode-ingest").start()
+    try:
+        def row():
+            with get_db(sqlite_app).Session() as s:
+                return s.get(GatewayStatus, (SITE, GW))
+        deadline = time.monotonic() + 10
+        while row() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        r = row()
+        assert (r.state, r.outbox_events, r.outbox_oldest_s, r.cloud_link) == ("ok", 12, 4.5, "up")
+        assert r.devices == devices
+        # an older status (delivered late) does not replace it
+        from cloud import site_health
+        assert site_health.store_status(get_db(sqlite_app).Session, SITE, GW,
+                                        protocol.decode("gatewayStatus", status("alarm", now - 60))) is False
+        # the last will: made at connect time, no figures: offline, figures kept
+        gw.publish(topic, status("offline", now - 3600), retain=True)
+        deadline = time.monotonic() + 10
+        while row().state != "offline" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        r = row()
+        assert (r.state, r.outbox_events, r.devices) == ("offline", 12, devices)
+        gw.publish(wire.topic(wire.CLOUD_STATUS, site=SITE, gw="other"), status("ok", now + 5), retain=True)
+        time.sleep(0.5)
+        with get_db(sqlite_app).Session() as s:
+            assert s.query(GatewayStatus).count() == 1
+    finally:
+        gw.publish(topic, b"", retain=True)  # clear the retained messages for other tests
+        gw.publish(wire.topic(wire.CLOUD_STATUS, site=SITE, gw="other"), b"", retain=True)
+        gw.stop()
+        worker.link.stop()
