@@ -425,7 +425,15 @@ def confirm(s, affected, seen_computation, operator=None, reason=None, now=None)
         raise SetChanged()
     now = now or utcnow()
     stored = insert_new(s, recall_events(affected, now, reason))
-    return record(s, affected, "real", operator, reason, events=stored), stored
+    row = record(s, affected, "real", operator, reason, events=stored)
+    if stored:  # announced once, in this transaction: the webhooks' outbox commits with the recall
+        from cloud.console import webhooks
+        webhooks.enqueue(s, "recall", {"recall": row.id, "target": affected.target.key,
+                                       "label": affected.target.label, "reason": reason or None,
+                                       "lots": affected.lots[:200], "counts": affected.counts,
+                                       "by": operator.username if operator is not None else None},
+                         dedupe_key="recall %s %s" % (affected.target.key, affected.computation), now=now)
+    return row, stored
 
 
 def already_recalled(s, affected):

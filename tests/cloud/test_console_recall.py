@@ -4,6 +4,7 @@ lot JF-7 that a TransformationEvent turns into batch L1, and a raw lot JF-9 with
 a GTIN that batch L2 is made of (master data only)."""
 import csv
 import io
+import json
 import re
 
 import pytest
@@ -154,6 +155,11 @@ def test_mock_recall_records_and_changes_nothing(seeded, client):
 
 
 def test_real_recall_once_and_the_consumer_page_switches(seeded, client):
+    from cloud.console import webhooks
+    from cloud.console.webhook_models import WebhookDelivery, WebhookEvent
+    with get_db(seeded).Session() as s:
+        webhooks.create_subscription(s, "ERP", "https://erp.example.com/hooks", ["recall"])
+        s.commit()
     make_operator(seeded, "quinn", "quality")
     csrf = login(client, "quinn")
     assert verdict(client, ITEM4) == "genuine" and verdict(client, story.item_path(1)) != "recalled"
@@ -179,6 +185,11 @@ def test_real_recall_once_and_the_consumer_page_switches(seeded, client):
     with get_db(seeded).Session() as s:
         stored = s.scalar(select(Event).where(Event.biz_step == "recalling", Event.site.is_(None)))
     assert stored.disposition == "recalled" and stored.body["onecode:recall"]["reason"] == "pesticide residue"
+    # the subscribers hear of it once, with what was recalled (the second confirmation stored nothing)
+    hooks = rows_of(seeded, WebhookEvent)
+    assert [h.type for h in hooks] == ["recall"] and len(rows_of(seeded, WebhookDelivery)) == 1
+    data = json.loads(hooks[0].body)["data"]
+    assert (data["target"], data["reason"], data["by"], data["counts"]["items"]) == (JF7, "pesticide residue", "quinn", 4)
     again = client.get("/console/recall/result", query_string={"kind": "raw_lot", "target": raw_id(seeded, "JF-7"),
                                                                "lang": "en"}).get_data(as_text=True)
     assert "2 of these lots or items are recalled already" in again

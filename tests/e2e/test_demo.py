@@ -21,7 +21,7 @@ def test_demo_reaches_a_page_and_stops_cleanly(tmp_path, engine):
     assert out.returncode == 0, log
     assert ("Mosquitto" if engine == "mosquitto" else "embedded amqtt") in log
     url = re.search(r"(http://127\.0\.0\.1:%d/01/\d{14}/21/\S+)" % port, log).group(1)
-    for name in ("broker", "web", "ingest", "gateway", "portal", "handheld"):
+    for name in ("broker", "web", "ingest", "gateway", "webhooks", "portal", "handheld"):
         assert re.search(r"stopped %s \(exit " % name, log), name
     # everything it started is gone: nothing listens on its web port any more
     assert not brokers.wait_port(port, timeout=0.5)

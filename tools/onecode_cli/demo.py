@@ -171,6 +171,7 @@ def run(args):
         children.start("ingest", onecode + ["cloud", "ingest", "--database-url", db_url, "--broker", broker_url,
                                             "--shared-group", "" if engine == "amqtt" else "onecode-ingest"], env)
         children.start("gateway", onecode + ["gateway", "run", "--config", gw_config], env)
+        children.start("webhooks", onecode + ["cloud", "webhooks", "--database-url", db_url], env)
         if not brokers.wait_port(args.port, timeout=15):
             say("error: the web app did not start / 网页服务未能启动")
             return 1
