@@ -19,6 +19,8 @@ ADMIN_NAV = [("console.operators", "operator.admin", "c_operators"),
 def init_app(app):
     import importlib
 
+    from flask import request
+
     from cloud.console import auth, text, views  # noqa: F401 - text registers the console's words
     app.config.setdefault("CONSOLE_IDLE_MINUTES", 30)
     app.config.setdefault("CONSOLE_SESSION_HOURS", 12)
@@ -32,5 +34,13 @@ def init_app(app):
         app.register_blueprint(module.bp)
         nav.extend(module.NAV)
     nav.extend(ADMIN_NAV)
+    @app.after_request
+    def _console_referrer(response):
+        # the console's own forms must carry their Origin (checked at login); with
+        # no-referrer, browsers send "Origin: null". Nothing secret is in console URLs.
+        if request.path.startswith("/console"):
+            response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
     app.jinja_env.globals.update(csrf_token=auth.csrf_token, can=auth.can, console_operator=auth.current_operator,
                                  console_nav=nav)

@@ -1,0 +1,139 @@
+"""The operator console in a real headless Chromium (desktop window), served by waitress
+on a free loopback port, for the seeded supply chain of consumer_story.py: a quality
+lead logs in, mock-recalls and then recalls batch L1, sees the consumer page change
+to the recall notice, and downloads the FSMA 204 spreadsheet of the lot and checks its
+rows. Every page is checked for what the CSP blocked (nothing may be) and its
+stylesheet; screenshots go to var/screenshots/console-*.png (not committed).
+
+SQLite only: every console section runs on both databases in its own tests.
+"""
+import csv
+import io
+import os
+import threading
+
+import pytest
+
+import consumer_story as story
+from browser import Chromium, executable
+from cloud import create_app
+from cloud.cli import do_migrate
+from cloud.db import get_db
+from console_support import PASSWORD, make_operator
+
+SHOTS = os.path.join(os.path.dirname(__file__), "..", "..", "var", "screenshots")
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    from waitress.server import create_server
+    tmp = tmp_path_factory.mktemp("console-site")
+    url = "sqlite:///%s" % (tmp / "cloud.db")
+    do_migrate(url)
+    app = create_app({"DATABASE_URL": url})
+    app.config["FILES_DIR"] = story.seed(get_db(app).Session, tmp)
+    make_operator(app, "lin", "quality")
+    make_operator(app, "root", "admin")
+    server = create_server(app, host="127.0.0.1", port=0, threads=4)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    yield {"base": "http://127.0.0.1:%d" % server.socket.getsockname()[1], "app": app, "tmp": tmp}
+    server.close()
+    thread.join(10)
+    server.task_dispatcher.shutdown()
+    get_db(app).dispose()
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    if executable() is None:
+        pytest.fail("chromium is not installed (.ci/run installs it with apt-get)")
+    b = Chromium(str(tmp_path_factory.mktemp("chromium-profile")))
+    yield b
+    b.close()
+
+
+def page_ok(b, name):
+    """The console's stylesheet applied (the CSP let it load), nothing blocked."""
+    assert b.js("getComputedStyle(document.querySelector('header.top')).backgroundColor") == "rgb(18, 59, 92)"
+    assert b.csp_violations() == []
+    b.screenshot(os.path.join(SHOTS, "console-%s.png" % name))
+
+
+def log_in(b, base, user, lang="zh-CN,zh;q=0.9"):
+    b.desktop(lang)
+    assert b.goto(base + "/console/") == 200  # the login page, after the redirect
+    assert b.js("location.pathname") == "/console/login"
+    b.fill("#username", user)
+    b.fill("#password", PASSWORD)
+    b.tap("form button[type=submit]")
+    assert b.js("location.pathname") == "/console/"
+
+
+def test_log_in_wrong_then_right(site, browser):
+    browser.desktop("en")
+    browser.goto(site["base"] + "/console/")
+    browser.fill("#username", "lin")
+    browser.fill("#password", "not the password")
+    browser.tap("form button[type=submit]")
+    assert browser.text("#login-error") == "Wrong username or password."
+    page_ok(browser, "login-error-en")
+    log_in(browser, site["base"], "lin")
+    nav = browser.text("header nav")
+    assert "召回" in nav and "操作员" not in nav  # quality: recall yes, operators no
+    page_ok(browser, "home-zh")
+
+
+def test_mock_recall_then_recall_and_the_consumer_page_changes(site, browser):
+    base = site["base"]
+    log_in(browser, base, "lin", "en")
+    browser.goto(base + "/console/recall/")
+    browser.tap("#rc-batches a[href*='L1']")
+    totals = browser.text("#rc-totals")
+    assert "Items" in totals
+    items = int(browser.js("document.querySelector('#rc-totals td').innerText"))
+    assert items == 4  # lot L1: items 1-4
+    page_ok(browser, "recall-result-en")
+    browser.fill("#rc-mock-reason", "drill")
+    browser.tap("#rc-mock button[type=submit]")
+    browser.goto(base + "/console/recall/history")
+    first = browser.text("#rc-history tbody tr") if browser.js("!!document.querySelector('#rc-history')") else ""
+    assert "drill" in first and "Mock" in first, browser.text("main")
+    page_ok(browser, "recall-history-en")
+
+    # the consumer page before and after the recall
+    browser.goto(base + story.item_path(4) + "?lang=en")  # item 2 of L1 was recalled alone in the story
+    assert browser.text("#verdict h1").endswith("Genuine")
+    log_in(browser, base, "lin", "en")
+    browser.goto(base + "/console/recall/result?kind=batch&target=" + story.LOT_L1)
+    browser.fill("#rc-reason", "seal failure")
+    browser.check("#rc-confirm input[name=sure]")
+    browser.tap("#rc-confirm button[type=submit]")
+    assert "seal failure" in browser.text("main")
+    browser.goto(base + story.item_path(4) + "?lang=en")
+    assert browser.text("#verdict h1").endswith("Recalled")
+    browser.screenshot(os.path.join(SHOTS, "console-consumer-after-recall-en.png"))
+
+
+def test_fsma_204_spreadsheet_of_the_lot(site, browser):
+    base = site["base"]
+    log_in(browser, base, "lin", "en")
+    browser.goto(base + "/console/exports/")
+    browser.fill("#ex-lot", story.LOT_L1)
+    browser.fill("#ex-format", "csv")
+    browser.tap("#fsma-preview")
+    assert "Initial packing" in browser.text("#fsma-rows")
+    page_ok(browser, "exports-preview-en")
+    path, name = browser.download("#fsma-download", str(site["tmp"] / "downloads"))
+    assert name.endswith(".csv")
+    with open(path, encoding="utf-8-sig") as f:
+        rows = list(csv.DictReader(io.StringIO(f.read())))
+    by_cte = {}
+    for r in rows:
+        by_cte.setdefault(r["Critical tracking event (CTE)"], []).append(r)
+    packing = by_cte["Initial packing"]
+    assert [(r["Traceability lot code (TLC)"], r["Quantity"], r["Unit of measure"]) for r in packing] == [
+        ("(01)%s(10)L1" % story.GTIN, "4", "EA")]
+    shipped = by_cte["Shipping"]
+    assert sum(int(r["Quantity"]) for r in shipped) == 3 and "SH-1" in shipped[0]["Reference document number"]
+    assert "Receiving" in by_cte
