@@ -5,6 +5,9 @@ to the recall notice, and downloads the FSMA 204 spreadsheet of the lot and chec
 rows. Every page is checked for what the CSP blocked (nothing may be) and its
 stylesheet; screenshots go to var/screenshots/console-*.png (not committed).
 
+Before that an admin creates a product (with its image) and a batch with a QC
+report in the master-data pages, and the new batch's consumer page shows them.
+
 SQLite only: every console section runs on both databases in its own tests.
 """
 import csv
@@ -82,6 +85,51 @@ def test_log_in_wrong_then_right(site, browser):
     nav = browser.text("header nav")
     assert "召回" in nav and "操作员" not in nav  # quality: recall yes, operators no
     page_ok(browser, "home-zh")
+
+
+def test_create_a_product_and_a_batch_with_its_qc_report(site, browser):
+    from onecode.epc import check_digit
+    base, tmp = site["base"], site["tmp"]
+    gtin = "0690123400002"
+    gtin += str(check_digit(gtin))
+    image, report = tmp / "tea.png", tmp / "qc-L9.pdf"
+    image.write_bytes(story.png_bytes(8, 8))
+    report.write_bytes(story.PDF)
+    log_in(browser, base, "root", "en")
+    browser.goto(base + "/console/md/products/new")
+    browser.fill("#f-gtin", gtin)
+    browser.fill("#f-name_zh", "桂花乌龙")
+    browser.fill("#f-name_en", "Osmanthus oolong")
+    browser.fill("#f-brand_story_en", "Oolong with osmanthus blossoms.")
+    browser.fill("#f-company", "demo-tea")
+    browser.set_files("#f-image", [str(image)])
+    browser.fill("#f-alt_en", "A tin of oolong")
+    browser.tap("#md-form button[type=submit]")
+    assert browser.js("document.querySelector('p.error') && document.querySelector('p.error').innerText") is None
+    page_ok(browser, "md-product-en")
+
+    browser.goto(base + "/console/md/batches/new")
+    browser.fill("#f-gtin", gtin)
+    browser.fill("#f-lot", "L9")
+    browser.fill("#f-production_date", "2026-11-02")
+    browser.fill("#f-expiry_date", "2028-11-01")
+    browser.fill("#f-line", story.LINE)
+    browser.fill("#f-shift", "B")
+    browser.tap("#md-form button[type=submit]")
+    assert "/console/md/batches/" in browser.js("location.pathname"), browser.text("main")
+    browser.fill("#f-kind", "qc_report")
+    browser.set_files("#f-document", [str(report)])
+    browser.tap("#md-document-form button[type=submit]")
+    assert "qc-L9.pdf" in browser.text("#md-documents") or "qc_report" in browser.text("#md-documents")
+    page_ok(browser, "md-batch-en")
+
+    # the consumer's page of the batch: the product with its image, the batch and its QC report
+    browser.phone("en")
+    browser.goto(base + "/01/%s/10/L9" % gtin)
+    assert "Osmanthus oolong" in browser.text("main")
+    assert browser.js("document.querySelector('img.product-img').naturalWidth") == 8
+    assert browser.js("[...document.querySelectorAll('a.doc')].length") >= 1
+    browser.screenshot(os.path.join(SHOTS, "console-new-batch-consumer-en.png"))
 
 
 def test_mock_recall_then_recall_and_the_consumer_page_changes(site, browser):
