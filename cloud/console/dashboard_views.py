@@ -1,0 +1,277 @@
+"""The dashboards section of the console (/console/dashboards): live events per minute
+and the gateways and devices heard from; upload timeliness and error rate per node;
+dwell time per stage; supplier quality. Read-only pages behind the `dashboard`
+permission, scoped to the operator's sites. The figures come from
+cloud.console.dashboards, the SVG from cloud.console.charts. Must never write.
+"""
+from flask import Blueprint, current_app, render_template, request
+from sqlalchemy import select
+
+from cloud.console import auth, charts, dashboards
+from cloud.console.text import add
+from cloud.db import get_db
+from cloud.i18n import pick, t
+from cloud.models import Product, utcnow
+
+bp = Blueprint("dashboards", __name__, url_prefix="/console/dashboards")
+NAV = [("dashboards.live", "dashboard", "db_dashboards")]
+PAGES = (("dashboards.live", "db_live"), ("dashboards.nodes", "db_nodes"), ("dashboards.dwell", "db_dwell"),
+         ("dashboards.suppliers", "db_suppliers"))
+
+add({
+    "db_dashboards": {"zh": "看板", "en": "Dashboards"},
+    "db_live": {"zh": "实时", "en": "Live"},
+    "db_nodes": {"zh": "上传及时率 / 准确率", "en": "Upload timeliness / accuracy"},
+    "db_dwell": {"zh": "停留时长", "en": "Dwell time"},
+    "db_suppliers": {"zh": "供应商质量", "en": "Supplier quality"},
+    "db_utc": {"zh": "时间均为 UTC，数据截至 %(now)s。", "en": "Times are UTC, figures as of %(now)s."},
+    "db_per_minute": {"zh": "最近 60 分钟每分钟入库事件数", "en": "Events stored per minute, last 60 minutes"},
+    "db_per_minute_hint": {"zh": "按入库时间（record_time）统计；最后一分钟仍在累计。",
+                           "en": "Counted by the time the cloud stored them (record_time); the last minute is still "
+                                 "filling."},
+    "db_by_site": {"zh": "按站点每分钟事件数", "en": "Events per minute by site"},
+    "db_by_step": {"zh": "最近 60 分钟按站点和业务步骤的事件数", "en": "Events in the last 60 minutes by site and business step"},
+    "db_site": {"zh": "站点", "en": "Site"},
+    "db_step": {"zh": "业务步骤", "en": "Business step"},
+    "db_events": {"zh": "事件数", "en": "Events"},
+    "db_last_minute": {"zh": "本分钟", "en": "This minute"},
+    "db_peak": {"zh": "每分钟峰值", "en": "Peak per minute"},
+    "db_minute": {"zh": "分钟（UTC）", "en": "Minute (UTC)"},
+    "db_total": {"zh": "合计", "en": "Total"},
+    "db_per_minute_table": {"zh": "每分钟数据", "en": "The numbers per minute"},
+    "db_no_site": {"zh": "（无站点：EPCIS 接口）", "en": "(no site: EPCIS API)"},
+    "db_none": {"zh": "（无）", "en": "(none)"},
+    "db_health": {"zh": "网关与设备", "en": "Gateways and devices"},
+    "db_gateways_online": {"zh": "最近 %(m)d 分钟有上传的网关：%(n)d / %(total)d",
+                           "en": "Gateways heard from in the last %(m)d minutes: %(n)d of %(total)d"},
+    "db_devices_online": {"zh": "最近 %(m)d 分钟有事件的设备：%(n)d / %(total)d",
+                          "en": "Devices with an event in the last %(m)d minutes: %(n)d of %(total)d"},
+    "db_backlog": {"zh": "网关待上传积压", "en": "Gateway outbox backlog"},
+    "db_oldest": {"zh": "最早未上传事件的时长", "en": "Age of the oldest undelivered event"},
+    "db_not_reported": {"zh": "未上报", "en": "not reported"},
+    "db_not_reported_hint": {
+        "zh": "网关只向云端发送事件批次；积压、心跳和设备在线状态只发布在站点 MQTT 代理上，云端收不到。"
+              "“在线”表示最近收到该网关的批次或该设备的事件。",
+        "en": "A gateway sends the cloud only its event batches; its backlog, heartbeats and the devices' online "
+              "status are published on the site's MQTT broker only, which the cloud does not receive. "
+              "\"Online\" here means a batch from the gateway, or an event from the device, arrived recently."},
+    "db_gateway": {"zh": "网关", "en": "Gateway"},
+    "db_device": {"zh": "设备", "en": "Device"},
+    "db_read_point": {"zh": "读取点", "en": "Read point"},
+    "db_role": {"zh": "类型", "en": "Role"},
+    "db_last_seen": {"zh": "最近上传（UTC）", "en": "Last batch (UTC)"},
+    "db_last_event": {"zh": "最近事件入库（UTC）", "en": "Last event stored (UTC)"},
+    "db_state": {"zh": "状态", "en": "State"},
+    "db_online": {"zh": "在线", "en": "online"},
+    "db_quiet": {"zh": "静默", "en": "quiet"},
+    "db_unregistered": {"zh": "未登记", "en": "not registered"},
+    "db_lag": {"zh": "最近 %(m)d 分钟送达的最旧事件到达时的时长", "en": "Age at arrival of the oldest event delivered "
+                                                        "in the last %(m)d minutes"},
+    "db_never": {"zh": "从未", "en": "never"},
+    "db_minutes": {"zh": "%(n)s 分钟", "en": "%(n)s min"},
+    "db_window": {"zh": "统计窗口", "en": "Window"},
+    "db_hours": {"zh": "%(n)d 小时", "en": "%(n)d h"},
+    "db_days": {"zh": "%(n)d 天", "en": "%(n)d days"},
+    "db_show": {"zh": "显示", "en": "Show"},
+    "db_timeliness": {"zh": "上传及时率（5 分钟内入库的事件占比）",
+                      "en": "Upload timeliness (share of events stored within 5 minutes of their event time)"},
+    "db_timeliness_hint": {"zh": "按最近 %(h)d 小时内入库的事件统计：入库时间减事件时间不超过 5 分钟即为及时。",
+                           "en": "Over the events stored in the last %(h)d hours: on time when the cloud stored it "
+                                 "no more than 5 minutes after its event time."},
+    "db_node": {"zh": "节点", "en": "Node"},
+    "db_kind": {"zh": "节点类型", "en": "Kind"},
+    "db_on_time": {"zh": "及时", "en": "On time"},
+    "db_share": {"zh": "及时率", "en": "Timeliness"},
+    "db_kind_gateway": {"zh": "网关", "en": "Gateway"},
+    "db_kind_device": {"zh": "设备", "en": "Device"},
+    "db_kind_read_point": {"zh": "读取点", "en": "Read point"},
+    "db_errors": {"zh": "准确率（错误率）", "en": "Accuracy (error rate)"},
+    "db_errors_hint": {
+        "zh": "网关批次被拒收时，云端只在接收进程的日志和内存计数中记录，不按网关保存，因此网关的错误率未上报。"
+              "EPCIS 接口的每次提交都有记录：错误率 = 被判无效的事件 / 提交的事件。",
+        "en": "When the ingest worker refuses a gateway batch it only logs it and counts it in memory, not per "
+              "gateway in the database, so a gateway's error rate is not reported. Every EPCIS capture job is "
+              "recorded: error rate = events reported invalid / events submitted."},
+    "db_capture_api": {"zh": "EPCIS 采集接口", "en": "EPCIS capture API"},
+    "db_jobs": {"zh": "提交次数", "en": "Jobs"},
+    "db_failed_jobs": {"zh": "失败次数", "en": "Failed jobs"},
+    "db_invalid": {"zh": "无效事件", "en": "Invalid events"},
+    "db_stored": {"zh": "已入库", "en": "Stored"},
+    "db_error_rate": {"zh": "错误率", "en": "Error rate"},
+    "db_gateway_ingest": {"zh": "网关批次（所有网关）", "en": "Gateway batches (all gateways)"},
+    "db_capture_scoped": {"zh": "EPCIS 接口的数据不属于任何站点，仅对可查看全部站点的操作员显示。",
+                          "en": "EPCIS API data belongs to no site; only operators who see every site see it."},
+    "db_dwell_title": {"zh": "各环节停留时长（中位数 / P90）", "en": "Dwell time per stage (median / p90)"},
+    "db_dwell_hint": {
+        "zh": "按最近 %(d)d 天内赋码的批次计算。批次某环节的时间 = 该批次任一单位（批次本身、单品、装过单品的箱或托盘）"
+              "首次到达该环节的事件时间：赋码 → 发货 → 收货 → 送达（发货单签收、承运商签收事件、零售销售，或在门店收货）。"
+              "中位数和 P90 按产品和站点跨批次计算。",
+        "en": "Over the lots commissioned in the last %(d)d days. A lot's time for a stage is the event time at which "
+              "its first unit (the lot itself, an item, or a case or pallet that held one) reached it: produced "
+              "(commissioning) → shipped → received → delivered (shipment delivered, a carrier's delivered event, "
+              "retail selling, or receiving at a store). Median and p90 across the lots of each product and site."},
+    "db_stage_shipped": {"zh": "赋码 → 发货", "en": "Produced → shipped"},
+    "db_stage_received": {"zh": "发货 → 收货", "en": "Shipped → received"},
+    "db_stage_delivered": {"zh": "收货 → 送达", "en": "Received → delivered"},
+    "db_product": {"zh": "产品", "en": "Product"},
+    "db_lots": {"zh": "批次数", "en": "Lots"},
+    "db_lot": {"zh": "批次", "en": "Lot"},
+    "db_median": {"zh": "中位数（小时）", "en": "Median (hours)"},
+    "db_p90": {"zh": "P90（小时）", "en": "p90 (hours)"},
+    "db_n": {"zh": "样本", "en": "n"},
+    "db_median_chart": {"zh": "各环节停留时长中位数（小时）", "en": "Median dwell time per stage (hours)"},
+    "db_per_lot": {"zh": "各批次时间点", "en": "Times per lot"},
+    "db_produced": {"zh": "赋码", "en": "Produced"},
+    "db_shipped": {"zh": "发货", "en": "Shipped"},
+    "db_received": {"zh": "收货", "en": "Received"},
+    "db_delivered": {"zh": "送达", "en": "Delivered"},
+    "db_truncated": {"zh": "仅显示最新的部分数据。", "en": "Only the newest part is shown."},
+    "db_supplier_title": {"zh": "供应商原材料批次质量", "en": "Quality per supplier raw-material lot"},
+    "db_supplier_hint": {
+        "zh": "由原材料批次制成的生产批次来自主数据（批次的原材料）和转换事件。召回事件：处置为“已召回”且涉及这些批次或其单品的事件；"
+              "已召回单品：当前处置为“已召回”的单品；可疑验证：消费者验证时产生的窜货或异常信号（码数 / 次数）。",
+        "en": "The batch lots made from a raw-material lot come from the master data (a batch's raw lots) and "
+              "transformation events. Recall events: events with disposition recalled naming those lots or their "
+              "items; recalled items: items whose current disposition is recalled; suspicious verifications: "
+              "diversion or anomaly signals raised by consumers' checks (codes / checks)."},
+    "db_supplier": {"zh": "供应商", "en": "Supplier"},
+    "db_material": {"zh": "原材料", "en": "Material"},
+    "db_raw_lot": {"zh": "原材料批次", "en": "Raw-material lot"},
+    "db_raw_lots": {"zh": "原材料批次数", "en": "Raw lots"},
+    "db_batch_lots": {"zh": "生产批次", "en": "Batch lots"},
+    "db_recall_events": {"zh": "召回事件", "en": "Recall events"},
+    "db_recalled_items": {"zh": "已召回单品", "en": "Recalled items"},
+    "db_signal_codes": {"zh": "可疑验证（码）", "en": "Suspicious (codes)"},
+    "db_signal_checks": {"zh": "可疑验证（次）", "en": "Suspicious (checks)"},
+    "db_complaints": {"zh": "投诉", "en": "Complaints"},
+    "db_not_recorded": {"zh": "未记录", "en": "not recorded"},
+    "db_complaints_hint": {"zh": "云端目前没有投诉数据，因此投诉列显示“未记录”。",
+                           "en": "The cloud holds no complaint data yet, so the complaints column says \"not "
+                                 "recorded\"."},
+    "db_per_supplier": {"zh": "按供应商汇总", "en": "Per supplier"},
+    "db_quality_chart": {"zh": "各供应商召回事件与可疑验证", "en": "Recall events and suspicious checks per supplier"},
+})
+
+
+def _session():
+    return get_db(current_app).Session()
+
+
+def _int_arg(name, default, lo, hi):
+    value = request.args.get(name, type=int)
+    return default if value is None else max(lo, min(hi, value))
+
+
+def _render(template, **kw):
+    return render_template(template, pages=PAGES, charts=charts, pick=pick, when=when, pct=pct,
+                           minutes_text=minutes_text, site_label=site_label, **kw)
+
+
+def when(value):
+    return value.strftime("%Y-%m-%d %H:%M:%S") if value is not None else t("db_never")
+
+
+def pct(value):
+    return "%.1f%%" % (value * 100) if value is not None else "–"
+
+
+def minutes_text(seconds):
+    return t("db_minutes", n="%.1f" % (seconds / 60.0)) if seconds is not None else "–"
+
+
+def hours_text(seconds):
+    return "%.1f" % (seconds / 3600.0) if seconds is not None else "–"
+
+
+def step_label(step):
+    return step or t("db_none")
+
+
+def site_label(site):
+    return site or t("db_no_site")
+
+
+def _live_view(pm):
+    """The per-minute figures as the template shows them: lines, bars, tables."""
+    lines = [(t("db_total"), pm["total"])]
+    if len(pm["sites"]) > 1:
+        lines += [(site_label(x["site"]), x["counts"]) for x in pm["sites"]]
+    names = [site_label(x["site"]) for x in pm["sites"]]
+    minute_rows = [[label.strftime("%H:%M")] + [x["counts"][i] for x in pm["sites"]] + [pm["total"][i]]
+                   for i, label in enumerate(pm["labels"])]
+    return {
+        "lines": lines, "x_labels": [m.strftime("%H:%M") for m in pm["labels"]],
+        "bars": [("%s · %s" % (site_label(x["site"]), step_label(x["step"])), x["total"]) for x in pm["series"]],
+        "rows": [[site_label(x["site"]), step_label(x["step"]), x["total"], x["last"], x["peak"]] for x in pm["series"]],
+        "minute_headers": [t("db_minute")] + names + [t("db_total")],
+        "minute_rows": minute_rows[::-1],  # newest first
+        "minute_numeric": tuple(range(1, len(names) + 2)),
+    }
+
+
+@bp.route("/")
+@auth.requires("dashboard")
+def live():
+    now = utcnow()
+    sites = auth.allowed_sites()
+    with _session() as s:
+        per_minute, health = dashboards.live(s, now, sites)
+    return _render("console/dashboard_live.html", now=now, live=_live_view(per_minute), health=health,
+                   heard=dashboards.HEARD_MINUTES)
+
+
+@bp.route("/nodes")
+@auth.requires("dashboard")
+def nodes():
+    now = utcnow()
+    hours = _int_arg("hours", 24, 1, 24 * 31)
+    sites = auth.allowed_sites()
+    with _session() as s:
+        health = dashboards.nodes(s, now, sites, hours=hours)
+    bars, tables = {}, {}
+    for kind, rows in health["timeliness"].items():
+        bars[kind] = [("%s · %s" % (r["node"], site_label(r["site"])), r["share"] * 100) for r in rows]
+        tables[kind] = [[r["node"], site_label(r["site"]), r["events"], r["on_time"], pct(r["share"]), when(r["last"])]
+                        for r in rows]
+    return _render("console/dashboard_nodes.html", now=now, health=health, hours=hours, bars=bars, tables=tables,
+                   kinds=dashboards.NODE_KINDS, heard=dashboards.HEARD_MINUTES,
+                   pct_of_100=lambda v: "%.1f%%" % v)
+
+
+def _product_names(s, gtins):
+    if not gtins:
+        return {}
+    rows = s.execute(select(Product.gtin, Product.name_zh, Product.name_en).where(Product.gtin.in_(sorted(gtins))))
+    return {g: pick(zh, en) for g, zh, en in rows}
+
+
+@bp.route("/dwell")
+@auth.requires("dashboard")
+def dwell():
+    now = utcnow()
+    days = _int_arg("days", 90, 1, 3650)
+    with _session() as s:
+        result = dashboards.dwell(s, now, auth.allowed_sites(), days=days)
+        names = _product_names(s, {g["gtin"] for g in result["summary"]})
+    bars = []
+    for g in result["summary"]:
+        for st in dashboards.STAGES[1:]:
+            m = g["stages"][st]["median"]
+            bars.append(("%s · %s · %s" % (names.get(g["gtin"], g["gtin"]), site_label(g["site"]),
+                                           t("db_stage_" + st)), None if m is None else m / 3600.0))
+    return _render("console/dashboard_dwell.html", now=now, result=result, days=days, stages=dashboards.STAGES,
+                   product_names=names, dwell_bars=bars, hours_text=hours_text)
+
+
+@bp.route("/suppliers")
+@auth.requires("dashboard")
+def suppliers():
+    now = utcnow()
+    with _session() as s:
+        result = dashboards.supplier_quality(s, auth.allowed_sites())
+    bars = []
+    for r in result["suppliers"]:
+        name = pick(r["supplier_zh"], r["supplier_en"])
+        bars.append(("%s · %s" % (name, t("db_recall_events")), r["recall_events"]))
+        bars.append(("%s · %s" % (name, t("db_signal_checks")), r["signal_checks"]))
+    return _render("console/dashboard_suppliers.html", now=now, result=result, supplier_bars=bars)

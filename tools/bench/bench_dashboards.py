@@ -1,0 +1,104 @@
+"""Console dashboards benchmark: the time of each dashboard's queries
+(cloud.console.dashboards) on the bench store sizes, SQLite and PostgreSQL.
+
+The store: the 100,000-item lot of bench_cloud (commissioned 100 per event, 12 per
+case, 40 cases per pallet, pallets shipped), loaded through store_batch, with a
+supplier raw lot it was made from; then 40,000 dock-door pass events (3 tags each,
+their tags partly the lot's cases) stored "now" in 80 batches, so the live and
+timeliness windows hold them all (a worst case: 40,000 events in the last minute).
+Median of 5 runs per dashboard; targets: TARGET_MS for the live, timeliness and
+supplier pages, TARGET_DWELL_MS for the dwell page (it reads every item of every lot
+of its window once). Exit status 1 when a target is missed. It calls the code the
+pages run, nothing special-cased.
+"""
+import argparse
+import datetime
+import os
+import statistics
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import bench_cloud  # noqa: E402 - the lot loader and the databases
+
+TARGET_MS = 500
+TARGET_DWELL_MS = 1000
+
+
+def load(url, lot_items, pass_count):
+    from cloud import masterdata
+    from cloud.db import Database
+    from cloud.store import store_batch
+    db = Database(url)
+    t = time.perf_counter()
+    for i, b in enumerate(bench_cloud.batches_of(bench_cloud.lot_events(lot_items), 200)):
+        store_batch(db.Session, "lot-%d" % i, "bench", "gw-1", b)
+    masterdata.load(db.Session, {
+        "products": [{"gtin": "06901234000016", "name_zh": "茉莉绿茶", "name_en": "Jasmine green tea"}],
+        "suppliers": [{"code": "sup-1", "name_zh": "茉莉花农场", "name_en": "Jasmine Farm"}],
+        "raw_lots": [{"supplier": "sup-1", "material": "jasmine-flower", "lot": "J1"}],
+        "batches": [{"gtin": "06901234000016", "lot": "LOT-B",
+                     "raw_lots": [{"supplier": "sup-1", "material": "jasmine-flower", "lot": "J1"}]}]})
+    for i, b in enumerate(bench_cloud.batches_of(bench_cloud.pass_events(pass_count), 500)):
+        store_batch(db.Session, "pass-%d" % i, "bench", "gw-%d" % (1 + i % 4), b)
+    bench_cloud._analyse(db)
+    return db, time.perf_counter() - t
+
+
+def run(dbs, kind, lot_items, pass_count, runs=5):
+    from cloud.console import dashboards
+    from cloud.models import utcnow
+    db, load_s = load(dbs.fresh(kind, "dash"), lot_items, pass_count)
+    now = utcnow()
+    lot_now = bench_cloud.T0 + datetime.timedelta(days=30)
+    cases = {
+        "live (per minute + nodes)": lambda s: (dashboards.events_per_minute(s, now), dashboards.nodes(s, now)),
+        "timeliness 24 h": lambda s: dashboards.nodes(s, now, hours=24),
+        "dwell 90 days": lambda s: dashboards.dwell(s, lot_now),
+        "suppliers": lambda s: dashboards.supplier_quality(s),
+        "suppliers, scoped to a site": lambda s: dashboards.supplier_quality(s, sites={"bench"}),
+    }
+    ok = True
+    bench_cloud.log("%s: %d-item lot and %d pass events loaded in %.0f s" % (kind, lot_items, pass_count, load_s))
+    for name, fn in cases.items():
+        times = []
+        for _ in range(runs):
+            with db.Session() as s:
+                t = time.perf_counter()
+                result = fn(s)
+                times.append(time.perf_counter() - t)
+        med = statistics.median(times) * 1000
+        target = TARGET_DWELL_MS if name.startswith("dwell") else TARGET_MS
+        ok &= med < target
+        bench_cloud.log("  %-30s median %6.0f ms (min %.0f, max %.0f)  target < %d ms  %s" % (
+            name, med, min(times) * 1000, max(times) * 1000, target, "PASS" if med < target else "FAIL"))
+        if name == "dwell 90 days":
+            [g] = result["summary"]
+            if g["lots"] != 1:
+                raise RuntimeError("dwell found %r" % g)
+    db.dispose()
+    return ok
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--db", default="sqlite,postgresql")
+    ap.add_argument("--lot-items", type=int, default=100000)
+    ap.add_argument("--pass-events", type=int, default=40000)
+    args = ap.parse_args(argv)
+    import logging
+    logging.basicConfig(level="WARNING")
+    dbs = bench_cloud.Databases()
+    try:
+        ok = all([run(dbs, kind, args.lot_items, args.pass_events) for kind in args.db.split(",")])
+    finally:
+        dbs.cleanup()
+    bench_cloud.log("bench dashboards: %s" % ("PASS" if ok else "FAIL"))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
