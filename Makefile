@@ -57,4 +57,5 @@ bench: setup
 	$(PY) tools/bench/bench_portal.py || fail=1; \
 	$(PY) tools/bench/bench_exports.py || fail=1; \
 	$(PY) tools/bench/bench_recall.py || fail=1; \
+	$(PY) tools/bench/bench_dashboards.py || fail=1; \
 	exit $$fail
