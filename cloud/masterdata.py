@@ -1,4 +1,6 @@
-"""Load a master-data document (JSON) into the database: `load(Session, doc)`.
+"""Load a master-data document (JSON) into the database: `load(Session, doc)`, or
+`load_into(session, doc)` inside a caller's transaction (the console's forms and CSV
+import, which write their audit row in the same transaction).
 
 The document has optional sections, loaded in this order whatever order they are
 written in (later sections refer to earlier ones by their natural keys):
@@ -67,7 +69,6 @@ class _Loader:
         self.s = session
         self.files_dir = files_dir
         self.base_dir = base_dir
-        self.counts = {}
         self.state = None  # of the entry being loaded: created, updated or unchanged
 
     def upsert(self, model, key, values):
@@ -358,26 +359,38 @@ FIELDS = {
 }
 
 
-def load(session_factory, doc, files_dir=None, base_dir=None):
-    """Upsert every section of doc in one transaction -> {section: {created, updated,
-    unchanged}}. Raises MasterDataError (nothing is written) for bad input. Relative
-    document paths are read from base_dir (default: the working directory)."""
+def load_into(session, doc, files_dir=None, base_dir=None):
+    """Upsert every section of doc in `session`, in SECTIONS order, without committing
+    -> [(section, index, state)], state created/updated/unchanged. Raises
+    MasterDataError for bad input; the caller rolls back. Relative document paths are
+    read from base_dir (default: the working directory)."""
     if not isinstance(doc, dict):
         raise MasterDataError("document", "must be a JSON object of sections", "须为由各部分组成的 JSON 对象")
     unknown = sorted(set(doc) - set(SECTIONS))
     if unknown:
         raise MasterDataError(unknown[0], "unknown section (known: %s)" % ", ".join(SECTIONS),
                               "未知部分（可用：%s）" % ", ".join(SECTIONS))
+    loader = _Loader(session, files_dir, base_dir)
+    results = []
+    for section in SECTIONS:
+        entries = doc.get(section) or []
+        if not isinstance(entries, list):
+            raise MasterDataError(section, "must be a list", "须为列表")
+        for i, data in enumerate(entries):
+            loader.state = None
+            getattr(loader, section)(Entry(section, i, data, FIELDS[section]))
+            results.append((section, i, loader.state))
+    return results
+
+
+def load(session_factory, doc, files_dir=None, base_dir=None):
+    """Upsert every section of doc in one transaction -> {section: {created, updated,
+    unchanged}}. Raises MasterDataError (nothing is written) for bad input. Relative
+    document paths are read from base_dir (default: the working directory)."""
     with session_factory() as s:
-        loader = _Loader(s, files_dir, base_dir)
-        for section in SECTIONS:
-            entries = doc.get(section) or []
-            if not isinstance(entries, list):
-                raise MasterDataError(section, "must be a list", "须为列表")
-            counts = loader.counts[section] = {"created": 0, "updated": 0, "unchanged": 0}
-            for i, data in enumerate(entries):
-                loader.state = None
-                getattr(loader, section)(Entry(section, i, data, FIELDS[section]))
-                counts[loader.state] += 1
+        results = load_into(s, doc, files_dir, base_dir)
         s.commit()
-    return loader.counts
+    counts = {section: {"created": 0, "updated": 0, "unchanged": 0} for section in SECTIONS}
+    for section, _, state in results:
+        counts[section][state] += 1
+    return counts

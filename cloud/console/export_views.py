@@ -17,7 +17,7 @@ from flask import Blueprint, Response, current_app, render_template, request, st
 from werkzeug.datastructures import MultiDict
 
 from cloud import epcis_api, epcis_query
-from cloud.console import auth, exports
+from cloud.console import auth, export_files, fsma_rows
 from cloud.console.text import add
 from cloud.db import get_db
 from cloud.i18n import t
@@ -82,7 +82,7 @@ def _day(text):
     try:
         return datetime.datetime.strptime(text, "%Y-%m-%d")
     except ValueError:
-        raise exports.ExportProblem(t("ex_bad_date")) from None
+        raise fsma_rows.ExportProblem(t("ex_bad_date")) from None
 
 
 def _fsma_query(f):
@@ -91,22 +91,22 @@ def _fsma_query(f):
     if end is not None:
         end += datetime.timedelta(days=1)
     if start is not None and end is not None and end <= start:
-        raise exports.ExportProblem(t("ex_bad_range"))
+        raise fsma_rows.ExportProblem(t("ex_bad_range"))
     lot = None
     if (f.get("lot") or "").strip():
         try:
-            lot = exports.parse_lot(f.get("lot"))
-        except exports.ExportProblem as exc:
-            raise exports.ExportProblem(t("ex_bad_lot", msg=str(exc))) from None
+            lot = fsma_rows.parse_lot(f.get("lot"))
+        except fsma_rows.ExportProblem as exc:
+            raise fsma_rows.ExportProblem(t("ex_bad_lot", msg=str(exc))) from None
     if lot is None and start is None and end is None:
-        raise exports.ExportProblem(t("ex_need_lot_or_range"))
+        raise fsma_rows.ExportProblem(t("ex_need_lot_or_range"))
     return lot, start, end
 
 
 def _page(status=200, form=None, eform=None, rows=None, error=None, lang="en"):
     return render_template("console/exports.html", form=form or MultiDict(), eform=eform or MultiDict(), rows=rows,
-                           error=error, headers=exports.headers(lang), columns=[c for c, _, _ in exports.COLUMNS],
-                           preview=PREVIEW_ROWS, epcis_max=EPCIS_MAX,
+                           error=error, headers=export_files.headers(lang),
+                           columns=[c for c, _, _ in fsma_rows.COLUMNS], preview=PREVIEW_ROWS, epcis_max=EPCIS_MAX,
                            epcis_fields=EPCIS_FIELDS, epc_formats=epcis_api.EPC_FORMATS[:2]), status
 
 
@@ -135,8 +135,8 @@ def index():
         try:
             lot, start, end = _fsma_query(args)
             with _db()() as s:
-                rows = exports.fsma_rows(s, lot, start, end, sites=auth.allowed_sites(), lang=_file_lang(args))
-        except exports.ExportProblem as exc:
+                rows = fsma_rows.fsma_rows(s, lot, start, end, sites=auth.allowed_sites(), lang=_file_lang(args))
+        except fsma_rows.ExportProblem as exc:
             error = str(exc)
     return _page(400 if error else 200, form=args, rows=rows, error=error, lang=_file_lang(args))
 
@@ -151,12 +151,12 @@ def fsma204():
         lot, start, end = _fsma_query(f)
         if f.get("action") == "preview":  # a look before the file: nothing exported, no audit
             with _db()() as s:
-                rows = exports.fsma_rows(s, lot, start, end, sites=auth.allowed_sites(), lang=lang)
+                rows = fsma_rows.fsma_rows(s, lot, start, end, sites=auth.allowed_sites(), lang=lang)
             return _page(form=f, rows=rows, lang=lang)
-    except exports.ExportProblem as exc:
+    except fsma_rows.ExportProblem as exc:
         return _page(400, form=f, error=str(exc), lang=lang)
     with _db()() as s:
-        rows = exports.fsma_rows(s, lot, start, end, sites=auth.allowed_sites(), lang=lang)
+        rows = fsma_rows.fsma_rows(s, lot, start, end, sites=auth.allowed_sites(), lang=lang)
         auth.audit(s, "export.fsma204", lot or "range", {
             "format": fmt, "lang": lang, "lot": lot, "from": start.isoformat() if start else None,
             "before": end.isoformat() if end else None, "rows": len(rows)})
@@ -165,10 +165,10 @@ def fsma204():
     headers = {"Content-Disposition": 'attachment; filename="%s"' % name, "Cache-Control": "no-store",
                "X-Export-Rows": str(len(rows))}
     if fmt == "csv":
-        return Response(stream_with_context(exports.csv_chunks(rows, lang)), mimetype="text/csv",
+        return Response(stream_with_context(export_files.csv_chunks(rows, lang)), mimetype="text/csv",
                         content_type="text/csv; charset=utf-8", headers=headers)
     spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)
-    exports.write_xlsx(rows, spool, lang, about=exports.about(lot, start, end, len(rows), lang))
+    export_files.write_xlsx(rows, spool, lang, about=export_files.about(lot, start, end, len(rows), lang))
     spool.seek(0)
 
     def chunks():
@@ -210,7 +210,7 @@ def _query_all(s, args, sites):
         page = list(s.scalars(stmt))
         out.extend(page[:per_page])
         if len(out) > EPCIS_MAX:
-            raise exports.ExportProblem(t("ex_too_many", n=EPCIS_MAX))
+            raise fsma_rows.ExportProblem(t("ex_too_many", n=EPCIS_MAX))
         if len(page) <= per_page:
             return out
         last = out[-1]
@@ -228,12 +228,12 @@ def epcis():
             try:
                 events = _query_all(s, args, auth.allowed_sites())
             except epcis_query.QueryProblem as exc:
-                raise exports.ExportProblem(t("ex_query_bad", msg=str(exc))) from None
+                raise fsma_rows.ExportProblem(t("ex_query_bad", msg=str(exc))) from None
             resp = epcis_api._query_document(events, fmt)  # the service's own document, not a copy
             params = {k: args.getlist(k) for k in args}
             auth.audit(s, "export.epcis", "query", {"query": params, "format": fmt, "events": len(events)})
             s.commit()
-    except exports.ExportProblem as exc:
+    except fsma_rows.ExportProblem as exc:
         return _page(400, eform=f, error=str(exc))
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     resp.headers["Content-Disposition"] = 'attachment; filename="epcis-%s.jsonld"' % stamp

@@ -20,7 +20,7 @@ import tempfile
 
 from cloud import filestore, masterdata
 from cloud.documents import download_name
-from cloud.masterdata_check import Entry, MasterDataError
+from cloud.masterdata_check import MasterDataError
 
 PNG, JPEG, PDF = "image/png", "image/jpeg", "application/pdf"
 IMAGE_TYPES = (PNG, JPEG)
@@ -37,14 +37,7 @@ def apply(s, doc, files_dir=None):
     unknown = sorted(set(doc) - set(masterdata.SECTIONS))
     if unknown:
         raise MasterDataError(unknown[0], "unknown section", "未知部分")
-    loader = masterdata._Loader(s, files_dir, None)  # the one implementation of the rules
-    results = []
-    for section in masterdata.SECTIONS:
-        for i, data in enumerate(doc.get(section) or []):
-            loader.state = None
-            getattr(loader, section)(Entry(section, i, data, masterdata.FIELDS[section]))
-            results.append((section, i, loader.state))
-    return results
+    return masterdata.load_into(s, doc, files_dir)  # the one implementation of the rules
 
 
 def error_place(err):

@@ -1,4 +1,4 @@
-"""The console's exports (cloud.console.exports, export_views) on SQLite and
+"""The console's exports (cloud.console.fsma_rows, export_files, export_views) on SQLite and
 PostgreSQL: the FSMA 204 sheet of the consumer story's lot and of date ranges, row by
 row; XLSX equal to the CSV and sortable; Chinese headers on request; the EPCIS query
 document valid against the EPCIS 2.0 schema; permissions, CSRF, site scope, audit."""
@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 import consumer_story as story
-from cloud.console import exports
+from cloud.console import export_files, fsma_rows
 from cloud.console.models import AuditEntry
 from cloud.db import get_db
 from cloud.epcis_capture import SCHEMA, check_event
@@ -70,7 +70,7 @@ def csv_rows(resp):
 
 
 def picked(table):
-    idx = [[c for c, _, _ in exports.COLUMNS].index(p) for p in PICK]
+    idx = [[c for c, _, _ in fsma_rows.COLUMNS].index(p) for p in PICK]
     return [tuple(row[i] for i in idx) for row in table[1:]]
 
 
@@ -79,7 +79,7 @@ def test_fsma_sheet_of_the_story_lot(quality, client, seeded):
     assert r.mimetype == "text/csv"
     assert 'filename="fsma204-06901234000016-L1.csv"' in r.headers["Content-Disposition"]
     table = csv_rows(r)
-    assert table[0] == [en for _, en, _ in exports.COLUMNS]
+    assert table[0] == [en for _, en, _ in fsma_rows.COLUMNS]
     assert picked(table) == L1_ROWS
     first = table[1]
     assert first[2:5] == ["06901234000016", "L1", "Jasmine green tea"]
@@ -101,7 +101,7 @@ def test_fsma_sheet_of_a_date_range_and_of_a_lot_within_it(quality, client):
     within = picked(csv_rows(download(client, quality, lot=TLC1, to="2026-11-02")))
     assert within == L1_ROWS[:3]
     assert csv_rows(download(client, quality, lot=TLC2, **{"from": "2026-11-02"})) == [
-        [en for _, en, _ in exports.COLUMNS]]
+        [en for _, en, _ in fsma_rows.COLUMNS]]
 
 
 def test_xlsx_reads_back_equal_to_the_csv_and_is_sortable(quality, client):
@@ -121,7 +121,7 @@ def test_xlsx_reads_back_equal_to_the_csv_and_is_sortable(quality, client):
 
 def test_file_headers_in_chinese_on_request(quality, client):
     table = csv_rows(download(client, quality, lot=TLC1, file_lang="zh"))
-    assert table[0] == [zh for _, _, zh in exports.COLUMNS]
+    assert table[0] == [zh for _, _, zh in fsma_rows.COLUMNS]
     assert [row[0] for row in table[1:]] == ["初始包装", "发货", "收货", "收货"]
     assert table[1][4] == "茉莉绿茶" and table[1][9] == "福州工厂, CN-35 (GLN 6901234000016)"
 
@@ -264,20 +264,20 @@ def test_site_scope_limits_what_is_exported(seeded, client):
 
 
 def test_cells_never_become_formulas():
-    row = dict.fromkeys((c for c, _, _ in exports.COLUMNS), "")
+    row = dict.fromkeys((c for c, _, _ in fsma_rows.COLUMNS), "")
     row.update(cte="Shipping", product="=HYPERLINK(\"http://x\")", location="+1", ship_to="@SUM(A1)", quantity=-1)
-    text = "".join(exports.csv_chunks([row]))
+    text = "".join(export_files.csv_chunks([row]))
     assert "'=HYPERLINK" in text and ",'+1," in text and "'@SUM" in text and ",-1," in text
     buf = io.BytesIO()
-    exports.write_xlsx([row], buf)
+    export_files.write_xlsx([row], buf)
     ws = openpyxl.load_workbook(io.BytesIO(buf.getvalue()))["FSMA 204"]
     cells = {c.value: c.data_type for c in ws[2]}
     assert cells["'=HYPERLINK(\"http://x\")"] == "s" and cells[-1] == "n"
 
 
 def test_lot_spellings():
-    assert exports.parse_lot(" (01)06901234000016(10)A/B ") == "/01/06901234000016/10/A%2FB"
-    assert exports.parse_lot("urn:epc:class:lgtin:6901234.000001.L1") == "/01/06901234000016/10/L1"
+    assert fsma_rows.parse_lot(" (01)06901234000016(10)A/B ") == "/01/06901234000016/10/A%2FB"
+    assert fsma_rows.parse_lot("urn:epc:class:lgtin:6901234.000001.L1") == "/01/06901234000016/10/L1"
     for bad in ("", "L1", "urn:epc:id:sscc:6901234.0000000001"):
-        with pytest.raises(exports.ExportProblem):
-            exports.parse_lot(bad)
+        with pytest.raises(fsma_rows.ExportProblem):
+            fsma_rows.parse_lot(bad)

@@ -135,8 +135,8 @@ def test_product_list_is_searchable_paginated_and_bilingual(app, admin, monkeypa
     assert GTIN not in c.get("/console/md/products?q=oolong").get_data(as_text=True)
     assert GTIN in c.get("/console/md/products?q=JASMINE").get_data(as_text=True)
     assert GTIN not in c.get("/console/md/products?q=%25").get_data(as_text=True)  # % is no wildcard
-    from cloud.console import masterdata_views
-    monkeypatch.setattr(masterdata_views, "PAGE", 1)
+    from cloud.console import md_common
+    monkeypatch.setattr(md_common, "PAGE", 1)
     post(c, "/console/md/products/new", csrf, _product_form())
     first = c.get("/console/md/products?lang=en").get_data(as_text=True)
     second = c.get("/console/md/products?lang=en&page=2").get_data(as_text=True)
@@ -419,6 +419,10 @@ def test_order_and_shipment_forms(app, admin):
     assert resp.status_code == 400 and "is not an SSCC or SGTIN" in _field_error(resp.get_data(as_text=True), "units")
     resp = post(c, "/console/md/shipments/new?lang=zh", csrf, dict(data, number="SHP-2", order="SO-9"))
     assert resp.status_code == 400 and "找不到订单" in _field_error(resp.get_data(as_text=True), "order")
+    # a form sent with its number left empty is an error next to the field, not a crash
+    for path in ("/console/md/shipments/new", "/console/md/orders/new"):
+        resp = post(c, path + "?lang=en", csrf, {})
+        assert resp.status_code == 400 and _field_error(resp.get_data(as_text=True), "number"), path
     page = c.get("/console/md/orders?q=SF100&lang=en").get_data(as_text=True)  # found by its carrier tracking
     assert "SO-1" in page and "Orders and shipments" in page
     order_page = c.get("/console/md/orders/%d?lang=en" % sh.order_id).get_data(as_text=True)
