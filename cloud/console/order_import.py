@@ -25,8 +25,8 @@ import re
 
 from sqlalchemy import select
 
-from cloud.console.masterdata_forms import apply
 from cloud.master import SalesOrder, Shipment
+from cloud.masterdata import load_into
 from cloud.masterdata_check import MasterDataError
 
 MAX_BYTES = 2 * 1024 * 1024  # config CONSOLE_IMPORT_MAX_BYTES
@@ -132,11 +132,15 @@ def keep_existing(s, doc):
     """Fill the fields a file leaves blank from the database, so a re-import changes
     nothing and never wipes what carriers and operators set since."""
     for o in doc.get("orders", []):
+        if not o.get("number"):
+            continue  # the loader says the number is missing, next to the field
         row = s.scalars(select(SalesOrder).filter_by(number=o["number"])).first()
         if row is not None:
             o.setdefault("customer_region", row.customer_region)
             o.setdefault("status", row.status)
     for sh in doc.get("shipments", []):
+        if not sh.get("number"):
+            continue
         row = s.scalars(select(Shipment).filter_by(number=sh["number"])).first()
         if row is not None:
             for f in ("carrier", "carrier_tracking", "status"):
@@ -192,7 +196,7 @@ def _check_row(s, order, ship):
     A bad row may leave part of itself in s; that cannot fail or pass a later row,
     whose order and shipment checks need nothing from the database but its own order."""
     doc = {"orders": [dict(order)], "shipments": [dict(ship, units=list(ship["units"]))] if ship else []}
-    apply(s, keep_existing(s, doc))
+    load_into(s, keep_existing(s, doc))
 
 
 def plan(Session, raw, filename=""):
@@ -250,5 +254,5 @@ def _check_rows(s, rows, orders, ships, p):
 def apply_plan(s, p):
     """Write a plan's good rows in session s (not committed) -> [(section, number, state)]."""
     doc = keep_existing(s, {k: [dict(e) for e in v] for k, v in p.doc.items()})
-    results = apply(s, doc)
+    results = load_into(s, doc)
     return [(section, doc[section][i]["number"], state) for section, i, state in results]
