@@ -2,15 +2,17 @@
 and the gateways and devices heard from; upload timeliness and error rate per node;
 dwell time per stage; supplier quality. Read-only pages behind the `dashboard`
 permission, scoped to the operator's sites. The figures come from
-cloud.console.dashboards, the SVG from cloud.console.charts. Must never write.
+cloud.console.dashboards (traffic, timeliness, dwell, suppliers) and
+cloud.console.dashboard_health (gateways and devices: status, backlog, error rate),
+the SVG from cloud.console.charts. Must never write.
 """
 from flask import Blueprint, current_app, render_template, request
 from sqlalchemy import select
 
-from cloud.console import auth, charts, dashboards
+from cloud.console import auth, charts, dashboard_health, dashboards
 from cloud.console.text import add
 from cloud.db import get_db
-from cloud.i18n import pick, t
+from cloud.i18n import TEXT, pick, t
 from cloud.models import Product, utcnow
 
 bp = Blueprint("dashboards", __name__, url_prefix="/console/dashboards")
@@ -42,19 +44,57 @@ add({
     "db_no_site": {"zh": "（无站点：EPCIS 接口）", "en": "(no site: EPCIS API)"},
     "db_none": {"zh": "（无）", "en": "(none)"},
     "db_health": {"zh": "网关与设备", "en": "Gateways and devices"},
-    "db_gateways_online": {"zh": "最近 %(m)d 分钟有上传的网关：%(n)d / %(total)d",
-                           "en": "Gateways heard from in the last %(m)d minutes: %(n)d of %(total)d"},
-    "db_devices_online": {"zh": "最近 %(m)d 分钟有事件的设备：%(n)d / %(total)d",
-                          "en": "Devices with an event in the last %(m)d minutes: %(n)d of %(total)d"},
-    "db_backlog": {"zh": "网关待上传积压", "en": "Gateway outbox backlog"},
+    "db_gateways_online": {"zh": "在线网关：%(n)d / %(total)d", "en": "Gateways online: %(n)d of %(total)d"},
+    "db_devices_online": {"zh": "在线设备：%(n)d / %(total)d", "en": "Devices online: %(n)d of %(total)d"},
+    "db_online_rule": {
+        "zh": "网关在线：最近 %(fresh)d 秒（状态周期 %(every)d 秒的 3 倍）内收到其状态，且状态不是“离线”或“已停止”；"
+              "从未上报状态的网关：最近 %(m)d 分钟内收到其批次。设备在线：其网关在线时按网关上报的设备状态；"
+              "否则按最近 %(m)d 分钟内是否有该设备的事件入库。",
+        "en": "A gateway is online when the cloud received its status in the last %(fresh)d s (3 × its %(every)d s "
+              "status period) and that status is neither offline nor stopped; a gateway that never sent a status: "
+              "when a batch from it was stored in the last %(m)d minutes. A device is online as its gateway reports "
+              "it while that gateway is online; otherwise when an event from it was stored in the last %(m)d "
+              "minutes."},
+    "db_backlog": {"zh": "网关发件箱积压", "en": "Gateway outbox backlog"},
+    "db_backlog_value": {"zh": "待发事件 %(events)s 条（在途批次 %(in_flight)s 个，已搁置事件 %(dead)s 条）",
+                         "en": "%(events)s events waiting (%(in_flight)s batches in flight, %(dead)s events set "
+                               "aside)"},
+    "db_reporting": {"zh": "来自 %(n)d / %(total)d 个上报状态的网关的最近一次上报，其中 %(stale)d 个已过期。",
+                     "en": "From the latest status of the %(n)d of %(total)d gateways that report one; %(stale)d "
+                           "of these are stale."},
     "db_oldest": {"zh": "最早未上传事件的时长", "en": "Age of the oldest undelivered event"},
+    "db_ingest_rate": {"zh": "网关批次错误率", "en": "Gateway ingest error rate"},
+    "db_ingest_value": {"zh": "%(rate)s（拒收事件 %(refused)d 条，%(batches)d 个批次；已入库 %(stored)d 条）",
+                        "en": "%(rate)s (%(refused)d events refused in %(batches)d batches; %(stored)d stored)"},
+    "db_alarms": {"zh": "告警", "en": "Alarms"},
+    "db_alarm_since": {"zh": "自 %(t)s 起", "en": "since %(t)s"},
     "db_not_reported": {"zh": "未上报", "en": "not reported"},
     "db_not_reported_hint": {
-        "zh": "网关只向云端发送事件批次；积压、心跳和设备在线状态只发布在站点 MQTT 代理上，云端收不到。"
-              "“在线”表示最近收到该网关的批次或该设备的事件。",
-        "en": "A gateway sends the cloud only its event batches; its backlog, heartbeats and the devices' online "
-              "status are published on the site's MQTT broker only, which the cloud does not receive. "
-              "\"Online\" here means a batch from the gateway, or an event from the device, arrived recently."},
+        "zh": "积压和设备状态来自网关每 %(every)d 秒发到云端的状态；从未发送状态的网关（旧版本或从未连上云端）显示“未上报”。"
+              "设备心跳的其他内容（固件、信号强度、时钟）仍只在站点上。",
+        "en": "The backlog and the devices' state come from the status each gateway sends the cloud every "
+              "%(every)d s; a gateway that never sent one (an older version, or never connected) says "
+              "\"not reported\". The rest of a device's heartbeat (firmware, signal, clock) stays on the site."},
+    "db_reported": {"zh": "状态上报", "en": "Status received"},
+    "db_ago": {"zh": "%(n)d 秒前", "en": "%(n)d s ago"},
+    "db_stale": {"zh": "已过期", "en": "stale"},
+    "db_not_online": {"zh": "不在线", "en": "not online"},
+    "db_waiting": {"zh": "待发事件", "en": "Events waiting"},
+    "db_in_flight": {"zh": "在途批次", "en": "Batches in flight"},
+    "db_dead": {"zh": "已搁置事件", "en": "Events set aside"},
+    "db_oldest_short": {"zh": "最早未上传", "en": "Oldest undelivered"},
+    "db_gs_ok": {"zh": "正常", "en": "OK"},
+    "db_gs_alarm": {"zh": "告警", "en": "alarm"},
+    "db_gs_stopped": {"zh": "已停止", "en": "stopped"},
+    "db_gs_offline": {"zh": "离线", "en": "offline"},
+    "db_ds_online": {"zh": "在线", "en": "online"},
+    "db_ds_offline": {"zh": "离线", "en": "offline"},
+    "db_ds_unknown": {"zh": "未知", "en": "unknown"},
+    "db_ds_silent": {"zh": "无消息", "en": "silent"},
+    "db_reported_by": {"zh": "上报网关", "en": "Reported by"},
+    "db_last_heard": {"zh": "网关最近收到消息（UTC）", "en": "Last heard by the gateway (UTC)"},
+    "db_journal": {"zh": "设备内待传记录", "en": "Records waiting on the device"},
+    "db_device_alarms": {"zh": "设备告警", "en": "Device alarms"},
     "db_gateway": {"zh": "网关", "en": "Gateway"},
     "db_device": {"zh": "设备", "en": "Device"},
     "db_read_point": {"zh": "读取点", "en": "Read point"},
@@ -87,18 +127,22 @@ add({
     "db_kind_read_point": {"zh": "读取点", "en": "Read point"},
     "db_errors": {"zh": "准确率（错误率）", "en": "Accuracy (error rate)"},
     "db_errors_hint": {
-        "zh": "网关批次被拒收时，云端只在接收进程的日志和内存计数中记录，不按网关保存，因此网关的错误率未上报。"
-              "EPCIS 接口的每次提交都有记录：错误率 = 被判无效的事件 / 提交的事件。",
-        "en": "When the ingest worker refuses a gateway batch it only logs it and counts it in memory, not per "
-              "gateway in the database, so a gateway's error rate is not reported. Every EPCIS capture job is "
-              "recorded: error rate = events reported invalid / events submitted."},
+        "zh": "网关：错误率 = 拒收事件 / （已入库事件 + 拒收事件），按统计窗口内入库和拒收的时间计算；"
+              "无法读出事件数的拒收批次按 1 条计。EPCIS 接口：错误率 = 被判无效的事件 / 提交的事件。",
+        "en": "Gateways: error rate = refused events / (stored events + refused events), over the events stored "
+              "and the batches refused in the window; a refused batch whose events could not be counted counts "
+              "as 1. EPCIS capture API: error rate = events reported invalid / events submitted."},
+    "db_gateway_errors": {"zh": "各网关批次错误率", "en": "Ingest error rate per gateway"},
+    "db_refused_batches": {"zh": "拒收批次", "en": "Refused batches"},
+    "db_refused_events": {"zh": "拒收事件", "en": "Refused events"},
+    "db_uncounted": {"zh": "其中 %(n)d 个批次无法计数，各按 1 条计", "en": "uncounted batches: %(n)d, 1 event each"},
+    "db_codes": {"zh": "拒收原因（批次）", "en": "Reasons (batches)"},
     "db_capture_api": {"zh": "EPCIS 采集接口", "en": "EPCIS capture API"},
     "db_jobs": {"zh": "提交次数", "en": "Jobs"},
     "db_failed_jobs": {"zh": "失败次数", "en": "Failed jobs"},
     "db_invalid": {"zh": "无效事件", "en": "Invalid events"},
     "db_stored": {"zh": "已入库", "en": "Stored"},
     "db_error_rate": {"zh": "错误率", "en": "Error rate"},
-    "db_gateway_ingest": {"zh": "网关批次（所有网关）", "en": "Gateway batches (all gateways)"},
     "db_capture_scoped": {"zh": "EPCIS 接口的数据不属于任何站点，仅对可查看全部站点的操作员显示。",
                           "en": "EPCIS API data belongs to no site; only operators who see every site see it."},
     "db_dwell_title": {"zh": "各环节停留时长（中位数 / P90）", "en": "Dwell time per stage (median / p90)"},
@@ -164,7 +208,23 @@ def _int_arg(name, default, lo, hi):
 
 def _render(template, **kw):
     return render_template(template, pages=PAGES, charts=charts, pick=pick, when=when, pct=pct,
-                           minutes_text=minutes_text, site_label=site_label, **kw)
+                           minutes_text=minutes_text, site_label=site_label, ago=ago, count=count, state_word=state_word,
+                           heard=dashboards.HEARD_MINUTES,
+                           fresh_s=dashboard_health.STATUS_FRESH_S, every_s=dashboard_health.STATUS_EVERY_S, **kw)
+
+
+def ago(seconds):
+    return t("db_ago", n=round(seconds)) if seconds is not None else "–"
+
+
+def state_word(prefix, state):
+    """A reported state in the page's language (an unknown word is shown as sent)."""
+    key = prefix + str(state)
+    return t(key) if key in TEXT else str(state)
+
+
+def count(value):
+    return t("db_not_reported") if value is None else str(value)
 
 
 def when(value):
@@ -215,9 +275,8 @@ def live():
     now = utcnow()
     sites = auth.allowed_sites()
     with _session() as s:
-        per_minute, health = dashboards.live(s, now, sites)
-    return _render("console/dashboard_live.html", now=now, live=_live_view(per_minute), health=health,
-                   heard=dashboards.HEARD_MINUTES)
+        per_minute, health = dashboard_health.live(s, now, sites)
+    return _render("console/dashboard_live.html", now=now, live=_live_view(per_minute), health=health)
 
 
 @bp.route("/nodes")
@@ -227,15 +286,14 @@ def nodes():
     hours = _int_arg("hours", 24, 1, 24 * 31)
     sites = auth.allowed_sites()
     with _session() as s:
-        health = dashboards.nodes(s, now, sites, hours=hours)
+        health = dashboard_health.nodes(s, now, sites, hours=hours)
     bars, tables = {}, {}
     for kind, rows in health["timeliness"].items():
         bars[kind] = [("%s · %s" % (r["node"], site_label(r["site"])), r["share"] * 100) for r in rows]
         tables[kind] = [[r["node"], site_label(r["site"]), r["events"], r["on_time"], pct(r["share"]), when(r["last"])]
                         for r in rows]
     return _render("console/dashboard_nodes.html", now=now, health=health, hours=hours, bars=bars, tables=tables,
-                   kinds=dashboards.NODE_KINDS, heard=dashboards.HEARD_MINUTES,
-                   pct_of_100=lambda v: "%.1f%%" % v)
+                   kinds=dashboards.NODE_KINDS, pct_of_100=lambda v: "%.1f%%" % v)
 
 
 def _product_names(s, gtins):

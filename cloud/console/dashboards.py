@@ -8,10 +8,10 @@ None ("not reported"), never guessed. docs/console-dashboards.md defines each fi
 
 - live: events stored per minute over the last hour by site and business step
   (record_time, an indexed range);
-- nodes: gateways and devices heard from, the age at arrival of the oldest event
-  each gateway delivered lately, and per node (gateway, device, read point) the
-  share of events stored within 5 minutes of their event time (upload timeliness);
-  the error rate where rejections are recorded (the EPCIS capture API's jobs);
+- traffic and timeliness: the events stored in a window grouped per node
+  (gateway, device, read point), and per node the share of events stored within 5
+  minutes of their event time (upload timeliness); the gateways' and devices'
+  health built on them (status, backlog, error rate) is cloud.console.dashboard_health;
 - dwell: per lot, when its first unit reached each stage (produced, shipped,
   received, delivered), then the median and p90 of each stage's duration per
   product and site;
@@ -28,12 +28,12 @@ from sqlalchemy import and_, case, false, func, or_, select, true
 from cloud import trace
 from cloud.carrier_models import CarrierEvent
 from cloud.consumer_models import VerificationSignal
-from cloud.master import Batch, Device, Gateway, Location, RawLot, Shipment, ShipmentUnit, Supplier, batch_raw_lot
-from cloud.models import CaptureJob, EpcContainment, EpcState, Event, EventEpc, LotContainer
+from cloud.master import Batch, Location, RawLot, Shipment, ShipmentUnit, Supplier, batch_raw_lot
+from cloud.models import EpcContainment, EpcState, Event, EventEpc, LotContainer
 
 MINUTES = 60  # the live chart's span
 ON_TIME_S = 300  # "within 5 minutes of its event time"
-HEARD_MINUTES = 10  # a gateway or device heard from this recently counts as online
+HEARD_MINUTES = 10  # a gateway or device heard from this recently counts as online (without a status)
 MAX_RAW_LOTS = 500  # supplier table: the newest raw lots
 MAX_LOTS = 2000  # dwell: lots produced in the window, newest first
 STAGES = ("produced", "shipped", "received", "delivered")
@@ -146,7 +146,7 @@ def events_per_minute(s, now, sites=None, minutes=MINUTES):
     return _per_minute(w, s.execute(q))
 
 
-# --- nodes: heard from, timeliness, errors -------------------------------------------
+# --- nodes: traffic and timeliness -------------------------------------------------
 
 NODE_KINDS = ("gateway", "device", "read_point")
 
@@ -197,79 +197,6 @@ def timeliness(s, now, sites=None, hours=24, rows=None):
             a["share"] = share(a["on_time"], a["events"])
         out[kind] = [acc[k] for k in sorted(acc)]
     return out
-
-
-def capture_errors(s, now, hours=24):
-    """The EPCIS capture API's jobs created in the window: events submitted, stored,
-    and reported invalid (one error per invalid event; under the default `rollback`
-    behaviour a job stops at its first). The only rejections the cloud records."""
-    since = now - datetime.timedelta(hours=hours)
-    jobs = events = stored = invalid = failed = 0
-    q = (select(CaptureJob.events, CaptureJob.stored, CaptureJob.success, CaptureJob.errors)
-         .where(CaptureJob.created >= since, CaptureJob.created <= now))
-    for n, st, ok, errors in s.execute(q):
-        jobs += 1
-        events += n or 0
-        stored += st or 0
-        invalid += len(errors or ())
-        failed += 0 if ok else 1
-    return {"jobs": jobs, "failed_jobs": failed, "events": events, "stored": stored, "invalid": invalid,
-            "error_rate": share(invalid, events)}
-
-
-def nodes(s, now, sites=None, hours=24, rows=None):
-    """Gateways and devices (registry and traffic), the timeliness per node, the
-    capture API's error rate, and what is not reported to the cloud. `rows`: the
-    traffic() rows of the window when the caller has them already."""
-    recent = now - datetime.timedelta(minutes=HEARD_MINUTES)
-    if rows is None:
-        rows = traffic(s, now, now - datetime.timedelta(hours=hours), sites)
-    tl = timeliness(s, now, sites, rows=rows)
-    lag = {}
-    for r in rows:
-        if r["gateway"] is not None and r["lag_s"] is not None:
-            k = (r["site"], r["gateway"])
-            lag[k] = max(lag.get(k, r["lag_s"]), r["lag_s"])
-    gw_traffic = {(r["site"], r["node"]): r for r in tl["gateway"]}
-    gateways = []
-    for g in s.scalars(select(Gateway).where(_in_sites(Gateway.site, sites)).order_by(Gateway.site,
-                                                                                        Gateway.gateway_id)):
-        r = gw_traffic.pop((g.site, g.gateway_id), None)
-        gateways.append({"site": g.site, "gateway": g.gateway_id, "registered": True, "last_seen": g.last_seen,
-                         "online": g.last_seen is not None and g.last_seen >= recent,
-                         "events": r["events"] if r else 0, "lag_s": lag.get((g.site, g.gateway_id))})
-    for (site, gw), r in sorted(gw_traffic.items()):  # sending, but not in the registry
-        gateways.append({"site": site, "gateway": gw, "registered": False, "last_seen": r["last"],
-                         "online": r["last"] >= recent, "events": r["events"], "lag_s": lag.get((site, gw))})
-    dev_traffic = {(r["site"], r["node"]): r for r in tl["device"]}
-    devices = []
-    for d in s.scalars(select(Device).where(_in_sites(Device.site, sites)).order_by(Device.site, Device.device_id)):
-        r = dev_traffic.pop((d.site, d.device_id), None)
-        devices.append({"site": d.site, "device": d.device_id, "role": d.role, "registered": True,
-                        "last_event": r["last"] if r else None, "online": bool(r and r["last"] >= recent),
-                        "events": r["events"] if r else 0})
-    for (site, dev), r in sorted(dev_traffic.items()):
-        devices.append({"site": site, "device": dev, "role": None, "registered": False, "last_event": r["last"],
-                        "online": r["last"] >= recent, "events": r["events"]})
-    # capture API events carry no site: shown only to operators who see every site
-    capture = capture_errors(s, now, hours) if sites is None else None
-    return {
-        "gateways": gateways, "devices": devices, "timeliness": tl, "capture": capture,
-        "summary": {"gateways": len(gateways), "gateways_online": sum(g["online"] for g in gateways),
-                    "devices": len(devices), "devices_online": sum(d["online"] for d in devices),
-                    "backlog": None, "oldest_undelivered_s": None,  # the gateway does not tell the cloud
-                    "ingest_error_rate": None},  # the ingest worker records no rejected batch
-        "hours": hours,
-    }
-
-
-def live(s, now, sites=None):
-    """The live page: events per minute over the last hour and the gateways and
-    devices, from one pass over that hour's events."""
-    pm = _minute_window(now, MINUTES)
-    rows = traffic(s, now, pm["start"], sites, by_minute=True)
-    per_minute = _per_minute(pm, ((r["site"], r["step"], r["minute"], r["events"]) for r in rows))
-    return per_minute, nodes(s, now, sites, hours=1, rows=rows)
 
 
 # --- dwell per stage ------------------------------------------------------------------

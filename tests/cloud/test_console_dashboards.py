@@ -1,8 +1,10 @@
-"""Console dashboards (cloud.console.dashboards, /console/dashboards): events per
-minute, gateways and devices heard from, upload timeliness and error rate per node,
-dwell time per stage, supplier quality; exact figures from seeded events with known
-times, site scoping, zh and en pages, SVG without style or script, permissions.
-SQLite and PostgreSQL."""
+"""Console dashboards (cloud.console.dashboards, cloud.console.dashboard_health,
+/console/dashboards): events per minute; gateways and devices from their events and
+from the status the gateways report (state, alarms, outbox backlog, oldest
+undelivered, devices), the ingest error rate from refused batches; upload timeliness
+per node; dwell time per stage; supplier quality. Exact figures from seeded events,
+`gateway_status` and `ingest_rejection` rows with known times, site scoping, zh and
+en pages, SVG without style or script, permissions. SQLite and PostgreSQL."""
 import datetime
 import re
 
@@ -10,7 +12,7 @@ import pytest
 
 import cloud.store
 import consumer_story as story
-from cloud.console import auth, charts, dashboards
+from cloud.console import auth, charts, dashboard_health, dashboards
 from cloud.console.dashboard_views import bp  # noqa: F401 - registers the words
 from cloud.consumer_models import VerificationSignal
 from cloud.db import get_db
@@ -90,7 +92,7 @@ def test_events_per_minute_by_site_and_step(nodes_app):
     with get_db(nodes_app).Session() as s:  # an hour later the batch at 11:30 has left the window
         assert dashboards.events_per_minute(s, NOW + datetime.timedelta(minutes=31))["sum"] == 6
         # the live page reads the hour once for both the chart and the nodes
-        live_pm, health = dashboards.live(s, NOW)
+        live_pm, health = dashboard_health.live(s, NOW)
     assert live_pm == pm
     assert [(g["gateway"], g["events"]) for g in health["gateways"]] == [("gw-A", 7), ("gw-C", 0), ("gw-B", 2)]
 
@@ -109,10 +111,11 @@ def test_timeliness_per_gateway_device_and_read_point(nodes_app):
     assert [(r["node"], r["events"], r["on_time"]) for r in short["gateway"]] == [("gw-A", 4, 2)]
 
 
-def test_gateways_devices_errors_and_what_is_not_reported(nodes_app):
+def test_gateways_devices_errors_without_a_status(nodes_app):
+    """No gateway sent a status: traffic-based online, backlog not reported."""
     with get_db(nodes_app).Session() as s:
-        h = dashboards.nodes(s, NOW)
-        scoped = dashboards.nodes(s, NOW, sites={"site-A"})
+        h = dashboard_health.nodes(s, NOW)
+        scoped = dashboard_health.nodes(s, NOW, sites={"site-A"})
     gws = {g["gateway"]: g for g in h["gateways"]}
     assert (gws["gw-A"]["registered"], gws["gw-A"]["online"], gws["gw-A"]["last_seen"], gws["gw-A"]["events"]) \
         == (True, True, R, 7)
@@ -122,11 +125,183 @@ def test_gateways_devices_errors_and_what_is_not_reported(nodes_app):
     devs = {d["device"]: d for d in h["devices"]}
     assert (devs["dev-1"]["online"], devs["dev-1"]["events"]) == (True, 3)
     assert (devs["dev-9"]["online"], devs["dev-9"]["last_event"]) == (False, None)
-    assert h["summary"] == {"gateways": 3, "gateways_online": 2, "devices": 2, "devices_online": 1,
-                            "backlog": None, "oldest_undelivered_s": None, "ingest_error_rate": None}
+    assert all(g["status"] is None and g["errors"]["batches"] == 0 for g in h["gateways"])
+    assert (devs["dev-1"]["state"], devs["dev-1"]["journal"], devs["dev-1"]["gateway"]) == (None, None, None)
+    assert h["summary"] == {"gateways": 3, "gateways_online": 2, "gateways_reporting": 0, "gateways_stale": 0,
+                            "devices": 2, "devices_online": 1, "outbox_events": None, "outbox_in_flight": None,
+                            "outbox_dead": None, "oldest_undelivered_s": None, "alarms": [], "stored": 9,
+                            "refused_batches": 0, "refused_events": 0, "refused_uncounted": 0,
+                            "ingest_error_rate": 0.0}
     assert h["capture"] == {"jobs": 2, "failed_jobs": 1, "events": 15, "stored": 10, "invalid": 2,
                             "error_rate": pytest.approx(2 / 15)}
     assert [g["gateway"] for g in scoped["gateways"]] == ["gw-A"] and scoped["capture"] is None
+
+
+# --- what the gateways report: status, backlog, devices, refused batches ----------------
+
+ALARM = {"code": "outbox_too_old", "en": "outbox too old: the oldest event waits for 95 s",
+         "zh": "发件箱积压过久：最早的事件已等待 95 秒"}
+
+
+def _posix(t):
+    return int(t.replace(tzinfo=datetime.timezone.utc).timestamp())
+
+
+def _status(state, at, events=None, oldest=None, in_flight=None, dead=None, alarms=(), devices=None):
+    msg = {"v": 1, "state": state, "at": _posix(at), "alarms": list(alarms), "cloud": "up"}
+    if events is not None:
+        msg["outbox"] = {"events": events, "bytes": 0, "oldest_s": oldest, "in_flight": in_flight, "dead": dead}
+    if devices is not None:
+        msg["devices"] = devices
+    return msg
+
+
+def _dev(dev, state, seen, journal=None, alarms=0, role=None):
+    return {"dev": dev, "state": state, "role": role, "last_seen_s": seen, "journal": journal, "alarms": alarms}
+
+
+@pytest.fixture
+def health_app(nodes_app, monkeypatch):
+    """On top of nodes_app: gw-A (site-A) in alarm, its status 5 s old, reporting
+    dev-1 online, dev-9 offline and dev-7 (known to the gateway only) silent; gw-C
+    (site-B) ok but its status 45 s old (stale), reporting dev-5 online; gw-D (site-B)
+    reported figures 20 s ago then its last will (offline) 2 s ago; gw-B sends no
+    status. Refused: gw-A a bad_event batch of 5 events (1 h ago) and a schema batch
+    whose events could not be counted (2 h ago), and one of 100 events 3 days ago
+    (outside the window); gw-E (site-A, otherwise unknown) a schema batch."""
+    from cloud import site_health
+    Session = get_db(nodes_app).Session
+    s_ = datetime.timedelta(seconds=1)
+    site_health.store_status(Session, "site-A", "gw-A", _status(
+        "alarm", NOW - 5 * s_, 120, 95.5, 2, 3, [dict(ALARM, since=_posix(R - MIN))],
+        [_dev("dev-1", "online", 4, journal=7), _dev("dev-9", "offline", 600),
+         _dev("dev-7", "silent", 50, journal=2, alarms=1, role="handheld")]), received=NOW - 5 * s_)
+    site_health.store_status(Session, "site-B", "gw-C", _status("ok", NOW - 45 * s_, 10, 30.0, 0, 0,
+                                                               devices=[_dev("dev-5", "online", 1)]),
+                             received=NOW - 45 * s_)
+    site_health.store_status(Session, "site-B", "gw-D", _status("ok", NOW - 20 * s_, 5, 400.0, 1, 0, devices=[]),
+                             received=NOW - 20 * s_)
+    assert site_health.store_status(Session, "site-B", "gw-D", _status("offline", NOW - 3600 * s_),
+                                    received=NOW - 2 * s_)
+    for at, gw, code, events in ((R - 60 * MIN, "gw-A", "bad_event", 5), (R - 120 * MIN, "gw-A", "schema", None),
+                                 (R - datetime.timedelta(days=3), "gw-A", "bad_event", 100),
+                                 (R - 10 * MIN, "gw-E", "schema", None)):
+        monkeypatch.setattr(site_health, "utcnow", lambda at=at: at)
+        site_health.record_rejection(Session, "site-A", gw, "b-%s" % at.isoformat(), code, "x", events)
+    return nodes_app
+
+
+def test_backlog_and_oldest_per_gateway_and_in_total(health_app):
+    with get_db(health_app).Session() as s:
+        h = dashboard_health.nodes(s, NOW)
+    gws = {g["gateway"]: g for g in h["gateways"]}
+    assert [(g["site"], g["gateway"]) for g in h["gateways"]] == [
+        ("site-A", "gw-A"), ("site-B", "gw-C"), ("site-A", "gw-E"), ("site-B", "gw-B"), ("site-B", "gw-D")]
+    a = gws["gw-A"]["status"]
+    assert (a["state"], a["age_s"], a["fresh"], a["online"], a["outbox_events"], a["outbox_in_flight"],
+            a["outbox_dead"], a["outbox_oldest_s"]) == ("alarm", 5, True, True, 120, 2, 3, 95.5)
+    assert a["alarms"][0]["since_at"] == R - MIN and a["alarms"][0]["zh"] == ALARM["zh"]
+    # stale: received 45 s ago (> 3 x 10 s); offline: the last will keeps the figures
+    assert (gws["gw-C"]["status"]["fresh"], gws["gw-C"]["online"]) == (False, False)
+    d = gws["gw-D"]["status"]
+    assert (d["state"], d["age_s"], d["fresh"], gws["gw-D"]["online"], d["outbox_events"]) == (
+        "offline", 2, True, False, 5)
+    assert gws["gw-B"]["status"] is None and gws["gw-B"]["online"] is True  # traffic-based
+    assert (gws["gw-E"]["registered"], gws["gw-E"]["online"], gws["gw-E"]["events"]) == (False, False, 0)
+    sm = h["summary"]
+    assert {k: sm[k] for k in ("gateways", "gateways_online", "gateways_reporting", "gateways_stale",
+                               "outbox_events", "outbox_in_flight", "outbox_dead", "oldest_undelivered_s")} == {
+        "gateways": 5, "gateways_online": 2, "gateways_reporting": 3, "gateways_stale": 1,
+        "outbox_events": 135, "outbox_in_flight": 3, "outbox_dead": 3, "oldest_undelivered_s": 400.0}
+    assert [(site, gw, al["code"]) for site, gw, al in sm["alarms"]] == [("site-A", "gw-A", "outbox_too_old")]
+    with get_db(health_app).Session() as s:  # a minute later gw-A's status is stale too
+        later = dashboard_health.nodes(s, NOW + MIN)
+    assert [g["gateway"] for g in later["gateways"] if g["online"]] == ["gw-B"]  # gw-B: by its batches
+    assert later["summary"]["gateways_stale"] == 3 and later["summary"]["outbox_events"] == 135
+
+
+def test_devices_merge_the_gateways_report_with_the_events(health_app):
+    with get_db(health_app).Session() as s:
+        h = dashboard_health.nodes(s, NOW)
+    devs = {d["device"]: d for d in h["devices"]}
+    assert [d["device"] for d in h["devices"]] == ["dev-1", "dev-9", "dev-7", "dev-5"]
+    d1 = devs["dev-1"]
+    assert (d1["online"], d1["state"], d1["gateway"], d1["journal"], d1["events"], d1["role"]) == (
+        True, "online", "gw-A", 7, 3, "portal")
+    assert d1["last_heard"] == NOW - datetime.timedelta(seconds=9) and d1["heard_s"] == 9
+    assert (devs["dev-9"]["online"], devs["dev-9"]["state"], devs["dev-9"]["journal"]) == (False, "offline", None)
+    d7 = devs["dev-7"]  # only the gateway knows it
+    assert (d7["registered"], d7["online"], d7["state"], d7["role"], d7["journal"], d7["alarms"], d7["events"]) == (
+        False, False, "silent", "handheld", 2, 1, 0)
+    d5 = devs["dev-5"]  # says online, but in a stale status: no event either, so not online
+    assert (d5["state"], d5["current"], d5["online"]) == ("online", False, False)
+    assert (h["summary"]["devices"], h["summary"]["devices_online"]) == (4, 1)
+
+
+def test_ingest_error_rate_with_and_without_event_counts(health_app):
+    with get_db(health_app).Session() as s:
+        h = dashboard_health.nodes(s, NOW)
+        week = dashboard_health.nodes(s, NOW, hours=24 * 7)
+    e = {g["gateway"]: g["errors"] for g in h["gateways"]}
+    # gw-A: 7 stored; refused 5 counted + 1 uncounted batch (as 1) -> 6 / 13
+    assert e["gw-A"] == {"batches": 2, "events": 6, "uncounted": 1, "codes": [("bad_event", 1), ("schema", 1)],
+                         "stored": 7, "rate": pytest.approx(6 / 13)}
+    assert (e["gw-E"]["events"], e["gw-E"]["stored"], e["gw-E"]["rate"]) == (1, 0, 1.0)
+    assert (e["gw-B"]["rate"], e["gw-C"]["rate"]) == (0.0, None)  # 2 stored, none refused; nothing at all
+    sm = h["summary"]
+    assert (sm["stored"], sm["refused_batches"], sm["refused_events"], sm["refused_uncounted"]) == (9, 3, 7, 2)
+    assert sm["ingest_error_rate"] == pytest.approx(7 / 16)
+    wa = {g["gateway"]: g["errors"] for g in week["gateways"]}["gw-A"]  # the 100-event batch 3 days ago
+    assert (wa["events"], wa["codes"], wa["rate"]) == (106, [("bad_event", 2), ("schema", 1)], pytest.approx(106 / 113))
+
+
+def test_health_is_scoped_to_the_operators_sites(health_app):
+    with get_db(health_app).Session() as s:
+        a = dashboard_health.nodes(s, NOW, sites={"site-A"})
+        b = dashboard_health.nodes(s, NOW, sites={"site-B"})
+        none = dashboard_health.nodes(s, NOW, sites=set())
+    assert [g["gateway"] for g in a["gateways"]] == ["gw-A", "gw-E"]
+    assert [d["device"] for d in a["devices"]] == ["dev-1", "dev-9", "dev-7"]
+    assert (a["summary"]["outbox_events"], a["summary"]["oldest_undelivered_s"]) == (120, 95.5)
+    assert a["summary"]["ingest_error_rate"] == pytest.approx(7 / 14)
+    assert [g["gateway"] for g in b["gateways"]] == ["gw-C", "gw-B", "gw-D"]
+    assert [d["device"] for d in b["devices"]] == ["dev-5"]
+    assert (b["summary"]["outbox_events"], b["summary"]["oldest_undelivered_s"], b["summary"]["alarms"]) == (
+        15, 400.0, [])
+    assert (b["summary"]["refused_batches"], b["summary"]["ingest_error_rate"]) == (0, 0.0)
+    assert none["gateways"] == [] and none["devices"] == [] and none["summary"]["outbox_events"] is None
+
+
+def test_health_pages_in_zh_and_en_and_scoped(health_app, client):
+    make_operator(health_app, "all", "viewer")
+    make_operator(health_app, "siteb", "warehouse", sites="site-B")
+    login(client, "all")
+    r, html = _get(client, "/console/dashboards/", "en")
+    assert r.status_code == 200
+    assert "135 events waiting (3 batches in flight, 3 events set aside)" in html and "6.7 min" in html
+    assert ALARM["en"] in html and "since 2026-11-20 11:59:00" in html and "5 s ago" in html and "stale" in html
+    assert "within 3" not in html and "last 30 s (3 × its 10 s status period)" in html
+    assert "Gateway ingest error rate (1 h)" in html and "dev-7" in html and "silent" in html
+    gw_b = re.search(r'<th scope="row">gw-B.*?</tr>', html, re.S).group(0)
+    assert "not reported" in gw_b
+    _check_markup(html)
+    r, html = _get(client, "/console/dashboards/", "zh")
+    assert "待发事件 135 条（在途批次 3 个，已搁置事件 3 条）" in html and ALARM["zh"] in html and "5 秒前" in html
+    assert "无消息" in html and "已过期" in html and "离线" in html and "不在线" in html
+    r, html = _get(client, "/console/dashboards/nodes?hours=24", "en")
+    table = re.search(r'<table class="data" id="db-gateway-errors">.*?</table>', html, re.S).group(0)
+    assert "46.2%" in table and "100.0%" in table and "<code>bad_event</code> × 1" in table
+    assert "uncounted batches: 1, 1 event each" in table and "43.8%" in html  # 7 / 16
+    _check_markup(html)
+    r, html = _get(client, "/console/dashboards/nodes", "zh")
+    assert "各网关批次错误率" in html and "按 1 条计" in html
+    client = health_app.test_client()
+    login(client, "siteb")
+    for path in ("/console/dashboards/", "/console/dashboards/nodes"):
+        r, html = _get(client, path, "en")
+        assert r.status_code == 200 and "gw-D" in html and "15 events waiting" in html
+        assert "gw-A" not in html and "gw-E" not in html and "dev-7" not in html and ALARM["en"] not in html
+        assert "bad_event" not in html
 
 
 @pytest.fixture
