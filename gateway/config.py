@@ -137,6 +137,13 @@ def check(cfg):
     if cfg["api_token"] and len(cfg["api_token"]) < API_TOKEN_MIN:
         raise ConfigError("gateway config api_token must be at least %d characters / 网关配置 api_token 至少 %d 个字符"
                           % (API_TOKEN_MIN, API_TOKEN_MIN))
+    from protocol.mqtt import check_url
+    for key in ("site_broker", "cloud_broker"):
+        try:
+            check_url(cfg[key])
+        except ValueError as exc:
+            raise ConfigError("gateway config %s: %s / 网关配置 %s 有误（代理地址或 TLS 证书文件）：%s"
+                              % (key, exc, key, exc)) from None
     # the batches in flight are never dropped, so the bound must leave room beside them
     in_flight = cfg["max_batches_in_flight"] * cfg["batch_max_events"]
     if cfg["outbox_max_events"] < 2 * in_flight:

@@ -9,7 +9,7 @@ from cloud.console import auth, tokens
 from cloud.console.models import ApiToken, AuditEntry, LoginAttempt, Operator, OperatorSession
 from cloud.db import get_db
 from cloud.models import utcnow
-from console_support import PASSWORD, csrf_of, login, make_operator, post
+from console_support import PASSWORD, login, make_operator, post
 
 
 def _audit_actions(app):

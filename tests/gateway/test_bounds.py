@@ -156,8 +156,10 @@ def test_hold_stops_acknowledging_raises_a_retained_alarm_and_resumes(tmp_path, 
     assert st["state"] == "alarm" and st["policy"] == "hold" and st["counters"]["held_batches"] == 2
     (alarm,) = st["alarms"]
     assert alarm["code"] == "outbox_full" and "keep their records" in alarm["en"] and "设备" in alarm["zh"]
+    cloud_copy = [p for t, p, retained in gw.cloud_link.take(gw.cloud_status_topic) if retained]
+    assert cloud_copy and protocol.decode("gatewayStatus", cloud_copy[-1])["alarms"][0]["code"] == "outbox_full"
     gw.forward()                                            # the cloud takes 2 and acknowledges
-    (_t, payload, _r), = gw.cloud_link.take()
+    (_t, payload, _r), = gw.cloud_link.take(gw.cloud_batch_topic)
     batch = protocol.decode("cloudBatch", payload)["batch"]
     gw.handle_cloud_ack("", protocol.encode("cloudAck", {"v": 1, "batch": batch, "stored": 2, "duplicates": 0}))
     gw.check_size()

@@ -50,7 +50,8 @@ def register(sub):
 
     i = csub.add_parser("ingest", help="run the ingest worker / 运行数据接收进程")
     db_flag(i)
-    i.add_argument("--broker", help="cloud MQTT broker URL (env ONECODE_CLOUD_BROKER; default mqtt://127.0.0.1:1883)")
+    i.add_argument("--broker", help="cloud MQTT broker URL (env ONECODE_CLOUD_BROKER; default mqtt://127.0.0.1:1883); "
+                   "over TLS mqtts://user:pass@host:8883?ca=/path/ca.crt (docs/tls.md)")
     i.add_argument("--shared-group", default=None,
                    help="MQTT shared-subscription group (default onecode-ingest; '' for none, "
                         "needed with the embedded broker)")
@@ -174,6 +175,12 @@ def _ingest(args):
     except BadDatabaseUrl as exc:
         return _report(exc)
     broker = args.broker or app.config["MQTT_URL"]
+    try:
+        from protocol.mqtt import check_url
+        check_url(broker)
+    except ValueError as exc:
+        print("error: %s / 云端代理地址或 TLS 证书文件有误" % exc, file=sys.stderr)
+        return 2
     group = wire.SHARED_GROUP if args.shared_group is None else args.shared_group
     do_ingest(app, broker, group)
     return 0

@@ -9,7 +9,8 @@ import sys
 
 # module name -> registers one or more subcommands
 COMMAND_MODULES = ("cloud_cmd", "gateway_cmd", "broker_cmd", "sim_cmd", "mpy", "demo", "epc_cmd", "gs1_cmd",
-                   "trace_cmd", "nfc_cmd", "portal_cmd", "hardware_cmd", "labels_cmd", "provision_cmd", "flash_cmd")
+                   "trace_cmd", "nfc_cmd", "portal_cmd", "hardware_cmd", "labels_cmd", "provision_cmd", "flash_cmd",
+                   "tls_cmd")
 
 
 def build_parser():

@@ -140,10 +140,12 @@ def cloud_delete(database_url, site, dev):
 
 
 def broker_url_for(broker, dev, password):
-    m = re.match(r"^(mqtts?)://(?:[^@/]*@)?([^/:]+)(?::(\d+))?/?$", broker or "")
+    # mqtt:// only: the device firmware (onecode.mqtt_link) speaks no TLS, so an mqtts://
+    # URL here would give a device a config it refuses at boot (docs/security-transport.md)
+    m = re.match(r"^(mqtt)://(?:[^@/]*@)?([^/:]+)(?::(\d+))?/?$", broker or "")
     if not m:
-        raise ProvisionError("--broker must look like mqtt://host:port, not %r" % broker,
-                             "--broker 应形如 mqtt://主机:端口，而非 %r" % broker)
+        raise ProvisionError("--broker must look like mqtt://host:port (devices speak no TLS), not %r" % broker,
+                             "--broker 应形如 mqtt://主机:端口（设备不支持 TLS），而非 %r" % broker)
     port = ":" + m.group(3) if m.group(3) else ""
     return "%s://%s:%s@%s%s" % (m.group(1), dev, password, m.group(2), port)
 
@@ -206,6 +208,7 @@ class Provisioner:
         if role == "portal" and not door:
             raise ProvisionError("a portal needs --door (the dock door it watches)", "月台门读取站需要 --door（所在月台门）")
         defn = self._board(board or DEFAULT_BOARDS[role], role)
+        broker_url_for(self.broker, dev, "")    # a bad --broker is refused before any store is written
         folder = self.out_dir / dev
         cfg_path = folder / "config.json"
         old = None

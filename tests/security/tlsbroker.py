@@ -1,0 +1,96 @@
+"""Shared helpers of the security tests (pytest puts this folder on sys.path): a
+throwaway PKI made with `onecode tls`, a Mosquitto with TLS listeners and a
+password file, and a one-shot MQTT connection attempt that reports how it ended."""
+import gc
+import queue
+import shutil
+import subprocess
+import warnings
+
+import paho.mqtt.client as paho
+import pytest
+
+from onecode_cli import brokers
+from onecode_cli.provisioning import set_password
+from onecode_cli.tls_cmd import make_ca, make_cert
+from protocol.mqtt import parse_url, tls_context, tls_options
+
+
+def need_mosquitto():
+    if not brokers.mosquitto_path() or not shutil.which("mosquitto_passwd"):
+        pytest.fail("mosquitto and mosquitto_passwd are needed (.ci/run installs them with apt-get)")
+
+
+def make_pki(folder):
+    """folder/ca (the site CA), folder/other (a CA nobody trusts), folder/certs: the
+    broker's server certificate for 127.0.0.1 and a client certificate."""
+    make_ca(folder / "ca", "OneCode test CA")
+    make_ca(folder / "other", "Someone else's CA")
+    make_cert(folder / "ca", folder / "certs", "broker", ["127.0.0.1"])
+    make_cert(folder / "ca", folder / "certs", "gw-cert", client=True)
+    return folder
+
+
+class TlsBroker:
+    """Mosquitto with a TLS listener that wants a password (`port`) and a TLS listener
+    that wants a client certificate signed by the CA (`cert_port`), loopback only."""
+
+    def __init__(self, pki, workdir, users):
+        need_mosquitto()
+        self.port, self.cert_port = brokers.free_port(), brokers.free_port()
+        passwd = workdir / "passwd"
+        for user, password in users.items():
+            set_password(passwd, user, password)
+        tls = "cafile %s\ncertfile %s\nkeyfile %s\ntls_version tlsv1.2\n" % (
+            pki / "ca" / "ca.crt", pki / "certs" / "broker.crt", pki / "certs" / "broker.key")
+        conf = self.conf = workdir / "mosquitto-tls.conf"
+        conf.write_text("per_listener_settings false\nallow_anonymous false\npassword_file %s\npersistence false\n"
+                        "user root\nlog_dest stderr\n" % passwd
+                        + "listener %d 127.0.0.1\n%s" % (self.port, tls)
+                        + "listener %d 127.0.0.1\n%srequire_certificate true\nuse_identity_as_username true\n"
+                        % (self.cert_port, tls))
+        self.log = open(workdir / "mosquitto-tls.log", "wb")
+        self.log_path = workdir / "mosquitto-tls.log"
+        self.proc = subprocess.Popen([brokers.mosquitto_path(), "-c", str(conf)], stdout=self.log,
+                                     stderr=subprocess.STDOUT)
+        if not (brokers.wait_port(self.port) and brokers.wait_port(self.cert_port)):
+            self.stop()
+            raise AssertionError("mosquitto with TLS did not start: %s" % self.log_path.read_text())
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(10)
+        self.log.close()
+
+
+def attempt(url, timeout=10):
+    """Connect once to `url` (our URL syntax, TLS included) -> "Success", the broker's
+    CONNACK reason, "tls: ..." when the handshake fails, or "closed" when the broker
+    hangs up without a CONNACK."""
+    host, port, user, password = parse_url(url)
+    c = paho.Client(paho.CallbackAPIVersion.VERSION2, protocol=paho.MQTTv311)
+    if user:
+        c.username_pw_set(user, password)
+    tls = tls_options(url)
+    if tls is not None:
+        c.tls_set_context(tls_context(tls))
+    answers = queue.Queue()
+    c.on_connect = lambda client, userdata, flags, rc, props: answers.put(str(rc))
+    c.on_disconnect = lambda client, userdata, flags, rc, props: answers.put("closed")
+    with warnings.catch_warnings():
+        # paho leaves the socket of a failed handshake to the garbage collector
+        warnings.simplefilter("ignore", ResourceWarning)
+        failed = None
+        try:
+            c.connect(host, port, keepalive=10)
+        except OSError as exc:        # ssl.SSLError is an OSError
+            failed = "tls: %s" % exc
+        gc.collect()
+    if failed:
+        return failed
+    c.loop_start()
+    try:
+        return answers.get(timeout=timeout)
+    finally:
+        c.disconnect()
+        c.loop_stop()
