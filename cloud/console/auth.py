@@ -51,7 +51,12 @@ PERMISSIONS = {
 }
 assert set(PERMISSIONS) == set(ROLES)
 
-_hasher = argon2.PasswordHasher()  # argon2id, the library's RFC 9106 low-memory profile
+def new_hasher():
+    """argon2id with the library's defaults: RFC 9106's low-memory profile (t=3, 64 MiB, p=4)."""
+    return argon2.PasswordHasher()
+
+
+_hasher = new_hasher()
 
 
 class LoginRefused(Exception):

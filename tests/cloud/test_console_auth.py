@@ -2,6 +2,7 @@
 ended by an admin), CSRF, roles, scoped API tokens, the audit log."""
 import datetime
 
+import argon2
 import pytest
 from sqlalchemy import func, select, update
 
@@ -28,6 +29,15 @@ def test_login_page_and_redirect_when_logged_out(client):
     page = client.get("/console/login?lang=en").get_data(as_text=True)
     assert "Log in" in page and 'lang="en"' in page
     assert "登录" in client.get("/console/login?lang=zh").get_data(as_text=True)
+
+
+def test_production_passwords_use_rfc_9106s_low_memory_argon2id():
+    hasher = auth.new_hasher()
+    profile = argon2.profiles.RFC_9106_LOW_MEMORY
+    assert (hasher.time_cost, hasher.memory_cost, hasher.parallelism, hasher.type) == (
+        profile.time_cost, profile.memory_cost, profile.parallelism, argon2.Type.ID)
+    params = argon2.extract_parameters(hasher.hash("correct horse battery"))
+    assert params.type is argon2.Type.ID and params.memory_cost == 65536
 
 
 def test_password_is_stored_as_argon2id_and_login_works(app, client):
