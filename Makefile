@@ -50,12 +50,4 @@ clean:
 # Every part runs even when an earlier one misses its target; the exit
 # status says whether all passed. Figures: docs/benchmarks.md
 bench: setup
-	@fail=0; \
-	$(VENV)/bin/onecode mpy run tools/bench/bench_firmware.py || fail=1; \
-	$(PY) tools/bench/bench_cloud.py || fail=1; \
-	$(PY) tools/bench/bench_gateway.py || fail=1; \
-	$(PY) tools/bench/bench_portal.py || fail=1; \
-	$(PY) tools/bench/bench_exports.py || fail=1; \
-	$(PY) tools/bench/bench_recall.py || fail=1; \
-	$(PY) tools/bench/bench_dashboards.py || fail=1; \
-	exit $$fail
+	$(PY) tools/bench/run_all.py

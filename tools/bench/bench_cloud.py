@@ -35,6 +35,9 @@ import uuid
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import benchjson  # noqa: E402 - ONECODE_BENCH_JSON=FILE: the figures as JSON lines (tools/bench/run_all.py)
 
 PG_ADMIN = os.environ.get("ONECODE_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 T0 = datetime.datetime(2026, 11, 1, 0, 0, 0)
@@ -236,6 +239,9 @@ def bench_ingest(dbs, kind, n_events, batch_size, tags):
     target = ">= %d %% of raw%s" % (TARGET_RATIO * 100, " and >= %d/s" % TARGET_INGEST_SQLITE if kind == "sqlite" else "")
     log("  ingest worker over MQTT (decode, validate, store, ack) %8.0f events/s (%0.f identifiers/s)  "
         "%3.0f %% of raw  target %s  %s" % (worker, worker * tags, 100 * worker / raw, target, "PASS" if ok else "FAIL"))
+    benchjson.record("%s: store_batch in process" % kind, 7, store, "events/s", raw, "raw insert of the same rows")
+    benchjson.record("%s: ingest worker over MQTT" % kind, 7, worker, "events/s", raw, "raw insert of the same rows",
+                     target, ok)
     return ok
 
 
@@ -310,6 +316,8 @@ def bench_trace(dbs, kind, n_items, runs=7):
             n_items, r["counts"]["containers"], r["counts"]["shipments"], len(events), load_s, med, min(times) * 1000,
             max(times) * 1000,
             runs, TARGET_MS, "PASS" if med < TARGET_MS else "FAIL"))
+    benchjson.record("%s: forward trace, %d-item lot (median)" % (kind, n_items), 7, med, "ms",
+                     target="< %d ms" % TARGET_MS, passed=med < TARGET_MS)
     return med < TARGET_MS
 
 
@@ -395,6 +403,8 @@ def bench_match_epc(dbs, kind, n_events, runs=51):
         "%.1f events per answer)  target < %d ms  %s" % (
             n_events, load_s, med, min(times) * 1000, max(times) * 1000, runs, found / runs, TARGET_MS,
             "PASS" if med < TARGET_MS else "FAIL"))
+    benchjson.record("%s: MATCH_epc over %d events (median)" % (kind, n_events), 7, med, "ms",
+                     target="< %d ms" % TARGET_MS, passed=med < TARGET_MS)
     return med < TARGET_MS
 
 

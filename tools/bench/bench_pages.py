@@ -34,6 +34,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import bench_cloud  # noqa: E402 - its bulk loader and ANALYZE, not a copy
+import benchjson  # noqa: E402 - ONECODE_BENCH_JSON=FILE: the figures as JSON lines (tools/bench/run_all.py)
 
 TARGET_P99_MS = 50
 GTIN = "16901234000013"  # urn:epc:id:sgtin:6901234.100001.* as bench_cloud.bulk_store writes them
@@ -178,7 +179,20 @@ def main(argv=None):
     ok = p99 < TARGET_P99_MS and not page[1] and not ceiling[1]
     log("  load average %.1f (other work on this machine skews the figures)" % os.getloadavg()[0])
     log("  verification page p99 %.1f ms, target < %d ms: %s" % (p99, TARGET_P99_MS, "PASS" if ok else "FAIL"))
+    _record(ceiling, page, ok, args)
     return 0 if ok else 1
+
+
+def _record(ceiling, page, ok, args):
+    """ONECODE_BENCH_JSON=FILE: the figures as JSON lines (tools/bench/run_all.py)."""
+    def p99(lat):
+        lat = sorted(lat)
+        return lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000
+    peer = "trivial endpoint, same server (%d clients)" % args.clients
+    benchjson.record("verification page p99, %d clients" % args.clients, 8, p99(page[0]), "ms", p99(ceiling[0]), peer,
+                     "< %d ms" % TARGET_P99_MS, ok)
+    benchjson.record("verification page throughput", 8, len(page[0]) / page[2], "req/s",
+                     len(ceiling[0]) / ceiling[2], peer)
 
 
 if __name__ == "__main__":

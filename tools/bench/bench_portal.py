@@ -126,6 +126,7 @@ def main(argv=None):
           and figures["stray_tags_in_passes"] <= TARGETS["strays"] and figures["backout_passes"] == 0
           and (figures["latency_ms_max"] or 0) <= TARGETS["latency_ms"])
     figures["pass"] = ok
+    _record(figures)
     if args.json:
         print(json.dumps(figures))
     else:
@@ -146,6 +147,24 @@ def main(argv=None):
             print("  examples (seed, truth, tags, got): %s" % figures["wrong_examples"])
         print("  %s" % ("PASS" if ok else "FAIL"))
     return 0 if ok else 1
+
+
+def _record(f):
+    """ONECODE_BENCH_JSON=FILE: the figures as JSON lines (tools/bench/run_all.py)."""
+    sys.path.insert(0, HERE)
+    import benchjson
+    n = "%d loads" % f["loads"]
+    benchjson.record("pass direction correct (%s)" % n, 4, f["direction_pct"], "%",
+                     target=">= %s %%" % TARGETS["direction"], passed=f["direction_pct"] >= TARGETS["direction"])
+    benchjson.record("tag recall, tags read >= 2 times", 4, f["recall_pct"], "%",
+                     target=">= %s %%" % TARGETS["recall"], passed=f["recall_pct"] >= TARGETS["recall"])
+    benchjson.record("stray tags in passes", 4, f["stray_tags_in_passes"], "tags",
+                     target="0", passed=f["stray_tags_in_passes"] <= TARGETS["strays"])
+    benchjson.record("backed-out forklifts that made a pass", 4, f["backout_passes"], "passes",
+                     target="0", passed=f["backout_passes"] == 0)
+    benchjson.record("verdict after the load left the zones (max)", 4, f["latency_ms_max"] or 0, "ms",
+                     target="<= %d ms" % TARGETS["latency_ms"],
+                     passed=(f["latency_ms_max"] or 0) <= TARGETS["latency_ms"])
 
 
 if __name__ == "__main__":

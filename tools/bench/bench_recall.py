@@ -23,6 +23,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(os.path.dirname(HERE)))
 
 import bench_cloud  # noqa: E402 - its databases and its 100,000-item lot loader
+import benchjson  # noqa: E402 - ONECODE_BENCH_JSON=FILE: the figures as JSON lines (tools/bench/run_all.py)
 
 TARGET_S = 2.0
 LOT = "/01/06901234000016/10/LOT-B"
@@ -75,6 +76,8 @@ def bench(dbs, kind, n_items, runs):
     bench_cloud.log("    recall.compute: median %.0f ms (min %.0f, max %.0f, %d runs)  target < %.0f ms  %s" % (
         med * 1000, min(times) * 1000, max(times) * 1000, runs, TARGET_S * 1000, "PASS" if ok else "FAIL"))
     bench_cloud.log("    by status %s; delivered %d" % (c["by_status"], c["delivered"]))
+    benchjson.record("%s: recall.compute, %d-item lot (median)" % (kind, n_items), 9, med * 1000, "ms",
+                     target="< %.0f ms" % (TARGET_S * 1000), passed=ok)
     with db.Session() as s:
         t = time.perf_counter()
         recall.mock(s, recall.compute(s, target, limit=0))
@@ -98,6 +101,7 @@ def bench(dbs, kind, n_items, runs):
     if r.status_code != 200 or rows != n_items:
         raise RuntimeError("the CSV export answered %d with %d rows" % (r.status_code, rows))
     bench_cloud.log("    CSV export of all %d rows (%.1f MB, streamed): %.2f s" % (rows, len(body) / 1e6, csv_s))
+    benchjson.record("%s: recall CSV export, %d rows" % (kind, rows), 9, csv_s, "s")
     get_db(app).dispose()
     return ok
 
