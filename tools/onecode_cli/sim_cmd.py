@@ -17,6 +17,8 @@ def register(sub):
     q.add_argument("--pallet", type=int, default=1, help="pallet number (selects its EPCs)")
     q.add_argument("--exit-when-done", action="store_true", help="exit once every pass is acknowledged")
     q.add_argument("--timeout", type=float, default=None, help="give up after this many seconds")
+    q.add_argument("--ledger", default=None, metavar="FILE",
+                   help="append `dev epoch seq` of every record journaled to FILE (tools/chaos)")
     q.set_defaults(func=_portal)
     h = ssub.add_parser("handheld", help="a handheld with a virtual scanner and NFC, and a scripted operator / 虚拟手持终端",
                         description="Runs the real handheld application on a virtual GM65 and PN532: the operator "
@@ -31,6 +33,8 @@ def register(sub):
     h.add_argument("--lang", default="en", choices=("en", "zh"), help="screen language (default en)")
     h.add_argument("--exit-when-done", action="store_true", help="exit once every record is acknowledged")
     h.add_argument("--timeout", type=float, default=None, help="give up after this many seconds")
+    h.add_argument("--ledger", default=None, metavar="FILE",
+                   help="append `dev epoch seq` of every record journaled to FILE (tools/chaos)")
     h.set_defaults(func=_handheld)
     b = ssub.add_parser("board", help="a virtual ESP32 board for mpremote, on a pty / 供 mpremote 连接的虚拟开发板",
                         description="Runs the MicroPython VM behind a pseudo-terminal that speaks a board's REPL; "
@@ -51,7 +55,7 @@ def _portal(args):
     from onecode_cli.sim import portal_sim
     try:
         portal_sim.run(args.broker, args.site, args.dev, args.state, args.cases, args.passes, args.gap_s,
-                       args.pallet, args.exit_when_done, args.timeout)
+                       args.pallet, args.exit_when_done, args.timeout, args.ledger)
     except TimeoutError as exc:
         print("error: %s" % exc, file=sys.stderr)
         return 1
@@ -69,7 +73,7 @@ def _handheld(args):
     from onecode_cli.sim import handheld_sim
     try:
         operator = handheld_sim.run(args.broker, args.site, args.dev, args.state, args.items, args.pallet, args.lang,
-                               args.lot, args.exit_when_done, args.timeout)
+                               args.lot, args.exit_when_done, args.timeout, args.ledger)
     except TimeoutError as exc:
         print("error: %s" % exc, file=sys.stderr)
         return 1

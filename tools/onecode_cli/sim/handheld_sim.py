@@ -15,7 +15,6 @@ import os
 from onecode import bootcount, epc
 from onecode.compat import ticks_add, ticks_diff
 from onecode.handheld_app import HandheldApp
-from onecode.journal import Journal
 from onecode.messages import Screen
 from onecode_cli.sim import pallet
 from onecode_cli.sim.virtual_pn532 import VirtualNtag213, VirtualPN532
@@ -124,7 +123,7 @@ class Operator:
 
 
 def run(broker_url, site, dev, state_dir, items=6, pallet_no=9, lang="en", lot=None,
-        exit_when_done=False, timeout_s=None):
+        exit_when_done=False, timeout_s=None, ledger=None):
     """Run the scripted operator, then keep the handheld running until interrupted (or,
     with exit_when_done, until every record is acknowledged by the gateway). Returns
     the Operator: its `refused` lists what the handheld refused, `app` the HandheldApp."""
@@ -133,8 +132,7 @@ def run(broker_url, site, dev, state_dir, items=6, pallet_no=9, lang="en", lot=N
 
     os.makedirs(state_dir, exist_ok=True)
     boot = bootcount.next_boot(os.path.join(state_dir, "%s.boot" % dev))
-    journal = Journal(os.path.join(state_dir, "%s-journal" % dev))
-    journal.open()
+    journal = device_loop.open_journal(os.path.join(state_dir, "%s-journal" % dev), ledger, dev)
     scanner, nfc = VirtualGM65(), VirtualPN532(i2c=True)
     link = mqtt_link.for_device(broker_url, site, dev, boot, "handheld")
     app = HandheldApp({"site": site, "dev": dev, "boot": boot, "lang": lang}, scanner, nfc, link, journal,

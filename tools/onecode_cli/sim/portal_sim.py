@@ -12,7 +12,6 @@ import os
 
 from onecode import bootcount
 from onecode.compat import ticks_ms
-from onecode.journal import Journal
 from onecode.mercury_reader import MercuryReader
 from onecode.portal_app import PortalApp
 from onecode_cli.sim import pallet
@@ -41,7 +40,7 @@ def build_reader(clock, start_ms, pallet_no, cases, passes, gap_s, staged=3):
 
 
 def run(broker_url, site, dev, state_dir, cases=24, passes=2, gap_s=6.0, pallet_no=1,
-        exit_when_done=False, timeout_s=None):
+        exit_when_done=False, timeout_s=None, ledger=None):
     """Run the portal until interrupted (or, with exit_when_done, until every pass
     is acknowledged by the gateway). Returns the PortalApp (for its counters).
 
@@ -52,8 +51,7 @@ def run(broker_url, site, dev, state_dir, cases=24, passes=2, gap_s=6.0, pallet_
 
     os.makedirs(state_dir, exist_ok=True)
     boot = bootcount.next_boot(os.path.join(state_dir, "%s.boot" % dev))
-    journal = Journal(os.path.join(state_dir, "%s-journal" % dev))
-    journal.open()
+    journal = device_loop.open_journal(os.path.join(state_dir, "%s-journal" % dev), ledger, dev)
     start = ticks_ms()
     reader_dev, tags = build_reader(ticks_ms, start, pallet_no, cases, passes, gap_s)
     link = mqtt_link.for_device(broker_url, site, dev, boot, "portal")
