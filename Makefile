@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-py test-mpy bench chaos clean
+.PHONY: setup demo test test-py test-mpy bench chaos fuzz clean
 
 setup: $(STAMP) node_modules/.package-lock.json
 
@@ -57,3 +57,9 @@ bench: setup
 # record reconciled per hop; exit 1 on any loss or duplicate (7-10 min). docs/chaos.md
 chaos: setup
 	$(PY) -m tools.chaos
+
+# Coverage-guided fuzzing (atheris) of the byte parsers: reader frames, CBOR, device
+# batches, GS1/EPC; FUZZ_SECONDS per target. docs/security.md, tools/fuzz/README.md
+FUZZ_SECONDS ?= 60
+fuzz: setup
+	$(PY) -m tools.fuzz --seconds $(FUZZ_SECONDS)

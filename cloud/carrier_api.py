@@ -126,7 +126,10 @@ def _carrier():
 def _events():
     if request.content_length is not None and request.content_length > MAX_BODY:
         raise Bad(None, "the body is larger than %d bytes" % MAX_BODY, "请求体超过 %d 字节" % MAX_BODY)
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:  # a nesting bomb ([[[[...): get_json(silent=True) lets it through
+        body = None
     if isinstance(body, dict) and "events" in body:
         body = body["events"]
     if isinstance(body, dict):

@@ -98,7 +98,7 @@ def _read_json():
         raise CaptureProblem(413, "CaptureLimitExceededException", "body larger than %d bytes" % MAX_BYTES)
     try:
         return json.loads(request.get_data(cache=False))
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: a nesting bomb
         raise CaptureProblem(400, "ValidationException", "body is not valid JSON: %s" % exc) from None
 
 

@@ -54,7 +54,8 @@ def document_events(doc):
     """The events of an EPCISDocument, after checking its envelope."""
     if not isinstance(doc, dict) or doc.get("type") != "EPCISDocument":
         raise CaptureProblem(400, "ValidationException", "the body must be an EPCISDocument")
-    events = ((doc.get("epcisBody") or {}).get("eventList"))
+    body = doc.get("epcisBody")
+    events = body.get("eventList") if isinstance(body, dict) else None  # true, a list, a string: not a body
     if not isinstance(events, list):
         raise CaptureProblem(400, "ValidationException", "epcisBody.eventList must be a list")
     if len(events) > MAX_EVENTS:
@@ -80,7 +81,8 @@ def check_event(ev):
     """Schema errors of one event (list of strings, empty when valid)."""
     if not isinstance(ev, dict):
         return ["event is not a JSON object"]
-    v = _event_validators.get(ev.get("type"))
+    etype = ev.get("type")
+    v = _event_validators.get(etype) if isinstance(etype, str) else None  # a list or object: unhashable
     if v is None:
         return ["unknown event type %r" % (ev.get("type"),)]
     errors = [_message(e) for e in v.iter_errors(ev)]

@@ -48,13 +48,16 @@ def identifier_rows(ev, event_pk):
     """The event_epc rows of one event."""
     out = []
     for field, role in EPC_ROLES:
-        for value in ev.get(field) or ():
-            out.append({"event_pk": event_pk, "role": role, "epc": value, "key": epc_key(value)})
-    if ev.get("parentID"):
+        values = ev.get(field)
+        for value in values if isinstance(values, list) else ():
+            if isinstance(value, str):  # the capture API's schema lets extension fields be anything
+                out.append({"event_pk": event_pk, "role": role, "epc": value, "key": epc_key(value)})
+    if ev.get("parentID") and isinstance(ev["parentID"], str):
         out.append({"event_pk": event_pk, "role": "parent", "epc": ev["parentID"], "key": epc_key(ev["parentID"])})
     for field, role in CLASS_ROLES:
-        for q in ev.get(field) or ():
-            if isinstance(q, dict) and q.get("epcClass"):
+        values = ev.get(field)
+        for q in values if isinstance(values, list) else ():
+            if isinstance(q, dict) and q.get("epcClass") and isinstance(q["epcClass"], str):
                 out.append({"event_pk": event_pk, "role": role, "epc": q["epcClass"], "key": class_key(q["epcClass"])})
     return out
 
@@ -92,9 +95,25 @@ def event_problems(ev):
         if v is not None and len(v) > 200:
             out.append("%s id longer than 200 characters" % key)
     for field, _role in EPC_ROLES:
-        for v in ev.get(field) or ():
+        values = ev.get(field)
+        if values is not None and not isinstance(values, list):
+            out.append("%s is not a list" % field)
+            continue
+        for v in values or ():
             if not isinstance(v, str) or len(v) > 300:
                 out.append("%s entry longer than 300 characters or not text" % field)
+                break
+    parent = ev.get("parentID")
+    if parent is not None and (not isinstance(parent, str) or len(parent) > 300):
+        out.append("parentID longer than 300 characters or not text")
+    for field, _role in CLASS_ROLES:
+        values = ev.get(field)
+        if values is not None and not isinstance(values, list):
+            out.append("%s is not a list" % field)
+            continue
+        for q in values or ():
+            if isinstance(q, dict) and q.get("epcClass") and not isinstance(q["epcClass"], str):
+                out.append("%s epcClass not text" % field)
                 break
     return out
 

@@ -17,7 +17,7 @@ def headers(lang="en"):
     return [zh if lang == "zh" else en for _, en, zh in COLUMNS]
 
 
-def _safe(value):
+def safe_cell(value):
     """A cell a spreadsheet must never run as a formula (CSV injection)."""
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + value
@@ -25,7 +25,7 @@ def _safe(value):
 
 
 def cells(row):
-    return [_safe(row[c]) for c, _, _ in COLUMNS]
+    return [safe_cell(row[c]) for c, _, _ in COLUMNS]
 
 
 def csv_chunks(rows, lang="en", per_chunk=500):
@@ -73,7 +73,7 @@ def write_xlsx(rows, fileobj, lang="en", about=()):
         ws.append(text_cells(cells(row)))
     info = wb.create_sheet("About")
     for pair in about:
-        info.append(text_cells([_safe(str(v)) for v in pair]))
+        info.append(text_cells([safe_cell(str(v)) for v in pair]))
     wb.save(fileobj)
 
 

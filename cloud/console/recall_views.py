@@ -17,6 +17,7 @@ from flask import (Blueprint, Response, abort, current_app, g, make_response, re
 from sqlalchemy import or_, select
 
 from cloud.console import auth, recall
+from cloud.console.export_files import safe_cell
 from cloud.console.recall_models import Recall
 from cloud.console.text import add
 from cloud.db import get_db
@@ -169,7 +170,7 @@ def export():
         with Session() as s:
             affected = recall.compute(s, target, limit=0)
             for i, row in enumerate(recall.csv_rows(s, affected, sites), 1):
-                w.writerow(row)
+                w.writerow([safe_cell(c) for c in row])  # a customer name is never run as a formula
                 if i % 2000 == 0:
                     yield buf.getvalue()
                     buf.seek(0)

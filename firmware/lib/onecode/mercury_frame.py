@@ -188,7 +188,8 @@ class FrameParser:
     the run is checked on its own, up to the first bad one, and parsing resumes just
     after that frame's 0xFF as before. (Two bad frames could only cancel out if their
     errors had the same CRC syndrome, a 1 in 65,536 chance on top of two UART errors
-    in one poll.)
+    in one poll; two byte-identical frames always cancel out, so a run holding two is
+    checked one by one: docs/security.md.)
     """
 
     def __init__(self, responses=True, capacity=0):
@@ -354,8 +355,15 @@ class FrameParser:
         last = -1
         k = 0
         j = r
+        seen = set()
         for end in spans:
-            acc ^= int.from_bytes(mv[j + 1:end + 2], "big")
+            v = int.from_bytes(mv[j + 1:end + 2], "big")
+            if v in seen:
+                # two identical frames cancel in the XOR whatever their CRC: check
+                # this run one by one (equal values are equal frames: LEN leads)
+                return False
+            seen.add(v)
+            acc ^= v
             n = end - j - 1
             if n != last:  # a run is mostly frames of one length: one lookup
                 last = n
