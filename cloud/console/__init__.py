@@ -8,7 +8,7 @@ entries: (endpoint, permission, text key)), and registers its words with
 cloud.console.text.add at import.
 """
 
-SECTIONS = ("dashboard_views", "recall_views", "alerts_views", "webhook_views", "export_views", "masterdata_views")  # module names under cloud.console, in menu order
+SECTIONS = ("dashboard_views", "recall_views", "alerts_views", "complaint_views", "webhook_views", "export_views", "masterdata_views")  # module names under cloud.console, in menu order
 
 CORE_NAV = [("console.home", "view", "c_home")]
 ADMIN_NAV = [("console.operators", "operator.admin", "c_operators"),

@@ -188,12 +188,12 @@ add({
     "db_signal_codes": {"zh": "可疑验证（码）", "en": "Suspicious (codes)"},
     "db_signal_checks": {"zh": "可疑验证（次）", "en": "Suspicious (checks)"},
     "db_complaints": {"zh": "投诉", "en": "Complaints"},
-    "db_not_recorded": {"zh": "未记录", "en": "not recorded"},
-    "db_complaints_hint": {"zh": "云端目前没有投诉数据，因此投诉列显示“未记录”。",
-                           "en": "The cloud holds no complaint data yet, so the complaints column says \"not "
-                                 "recorded\"."},
+    "db_complaints_hint": {"zh": "投诉：在控制台“投诉”页登记、涉及这些批次或其单品的投诉（按登记时确定的批次计数）。",
+                           "en": "Complaints: those recorded on the console's Complaints page about these lots or "
+                                 "their items (counted by the lot fixed when recorded)."},
     "db_per_supplier": {"zh": "按供应商汇总", "en": "Per supplier"},
-    "db_quality_chart": {"zh": "各供应商召回事件与可疑验证", "en": "Recall events and suspicious checks per supplier"},
+    "db_quality_chart": {"zh": "各供应商召回事件、可疑验证与投诉",
+                         "en": "Recall events, suspicious checks and complaints per supplier"},
 })
 
 
@@ -332,4 +332,5 @@ def suppliers():
         name = pick(r["supplier_zh"], r["supplier_en"])
         bars.append(("%s · %s" % (name, t("db_recall_events")), r["recall_events"]))
         bars.append(("%s · %s" % (name, t("db_signal_checks")), r["signal_checks"]))
+        bars.append(("%s · %s" % (name, t("db_complaints")), r["complaints"]))
     return _render("console/dashboard_suppliers.html", now=now, result=result, supplier_bars=bars)

@@ -16,7 +16,7 @@ None ("not reported"), never guessed. docs/console-dashboards.md defines each fi
   received, delivered), then the median and p90 of each stage's duration per
   product and site;
 - suppliers: per raw-material lot, the batch lots made from it (cloud.trace) and
-  their recall events, recalled items and suspicious verification signals.
+  their recall events, recalled items, suspicious verification signals and complaints.
 
 Read-only: must never write, and never build SQL from strings.
 """
@@ -27,6 +27,7 @@ from sqlalchemy import and_, case, false, func, or_, select, true
 
 from cloud import trace
 from cloud.carrier_models import CarrierEvent
+from cloud.console.complaint_models import Complaint
 from cloud.consumer_models import VerificationSignal
 from cloud.master import Batch, Location, RawLot, Shipment, ShipmentUnit, Supplier, batch_raw_lot
 from cloud.models import EpcContainment, EpcState, Event, EventEpc, LotContainer
@@ -36,6 +37,7 @@ ON_TIME_S = 300  # "within 5 minutes of its event time"
 HEARD_MINUTES = 10  # a gateway or device heard from this recently counts as online (without a status)
 MAX_RAW_LOTS = 500  # supplier table: the newest raw lots
 MAX_LOTS = 2000  # dwell: lots produced in the window, newest first
+QUALITY = ("recall_events", "recalled_items", "signal_codes", "signal_checks", "complaints")  # per lot
 STAGES = ("produced", "shipped", "received", "delivered")
 
 _PREFIXES = {"bizstep": ("https://ref.gs1.org/cbv/BizStep-", "urn:epcglobal:cbv:bizstep:"),
@@ -377,10 +379,10 @@ def batch_lots_of_raw_lots(s, raw_lots):
 
 
 def _lot_quality(s, lots):
-    """{lot: {"recall_events", "recalled_items", "signal_codes", "signal_checks"}}."""
+    """{lot: {"recall_events", "recalled_items", "signal_codes", "signal_checks", "complaints"}}."""
     ev, ee, st = Event.__table__, EventEpc.__table__, EpcState.__table__
     vs = VerificationSignal.__table__
-    out = {lot: {"recall_events": 0, "recalled_items": 0, "signal_codes": 0, "signal_checks": 0} for lot in lots}
+    out = {lot: dict.fromkeys(QUALITY, 0) for lot in lots}
     # the recall events first (few, through the disposition index), then what they name
     recall_pks = s.scalars(select(ev.c.id).where(ev.c.disposition.in_(cbv("recalled", "disp")))).all()
     pairs = set()
@@ -397,6 +399,9 @@ def _lot_quality(s, lots):
                                 .where(st.c.lot_key.in_(chunk), st.c.disposition.in_(cbv("recalled", "disp")))
                                 .group_by(st.c.lot_key)):
             out[lot]["recalled_items"] = n
+        for lot, n in s.execute(select(Complaint.lot_key, func.count()).where(Complaint.lot_key.in_(chunk))
+                                .group_by(Complaint.lot_key)):  # the lot fixed at entry (indexed)
+            out[lot]["complaints"] = n
         codes = {}
         for lot, key, n in s.execute(select(st.c.lot_key, vs.c.key, vs.c.count).join(st, st.c.key == vs.c.key)
                                      .where(st.c.lot_key.in_(chunk))):
@@ -413,9 +418,9 @@ def _lot_quality(s, lots):
 
 def supplier_quality(s, sites=None):
     """Per supplier raw lot (the newest MAX_RAW_LOTS): batch lots made from it, recall
-    events on them, recalled items, suspicious verification signals. A batch lot made
-    from several raw lots counts for each. Complaints are not recorded by the cloud
-    (None). A scoped operator sees only the batch lots produced at their sites."""
+    events on them, recalled items, suspicious verification signals, complaints (also
+    per batch lot: `lot_complaints`). A batch lot made from several raw lots counts for
+    each. A scoped operator sees only the batch lots produced at their sites."""
     raws = s.execute(select(RawLot, Supplier).join(Supplier, Supplier.id == RawLot.supplier_id)
                      .order_by(RawLot.id.desc()).limit(MAX_RAW_LOTS)).all()
     made = batch_lots_of_raw_lots(s, [r for r, _ in raws])
@@ -430,19 +435,18 @@ def supplier_quality(s, sites=None):
         lots = sorted(made[raw.id])
         if sites is not None and not lots:
             continue
-        q = {k: sum(quality[lot][k] for lot in lots) for k in ("recall_events", "recalled_items", "signal_codes",
-                                                                  "signal_checks")}
+        q = {k: sum(quality[lot][k] for lot in lots) for k in QUALITY}
         row = {"supplier": sup.code, "supplier_zh": sup.name_zh, "supplier_en": sup.name_en, "material": raw.material,
-               "raw_lot": raw.lot, "lots": lots, "complaints": None, **q}
+               "raw_lot": raw.lot, "lots": lots, "lot_complaints": {lot: quality[lot]["complaints"] for lot in lots},
+               **q}
         rows.append(row)
         tot = suppliers.setdefault(sup.code, {"supplier": sup.code, "supplier_zh": sup.name_zh,
                                               "supplier_en": sup.name_en, "raw_lots": 0, "lots": set(),
-                                              "recall_events": 0, "recalled_items": 0, "signal_codes": 0,
-                                              "signal_checks": 0, "complaints": None})
+                                              **dict.fromkeys(QUALITY, 0)})
         tot["raw_lots"] += 1
         tot["lots"].update(lots)
     for tot in suppliers.values():  # per supplier: each batch lot once
-        for k in ("recall_events", "recalled_items", "signal_codes", "signal_checks"):
+        for k in QUALITY:
             tot[k] = sum(quality[lot][k] for lot in tot["lots"])
         tot["lots"] = sorted(tot["lots"])
     rows.sort(key=lambda r: (r["supplier"], r["material"], r["raw_lot"]))

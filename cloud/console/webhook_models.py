@@ -15,7 +15,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from cloud.models import Base, utcnow
 
-EVENT_TYPES = ("recall", "diversion", "clone", "exception", "test")
+EVENT_TYPES = ("recall", "diversion", "clone", "exception", "complaint", "test")
 DELIVERY_STATUSES = ("pending", "sending", "done", "failed")
 
 

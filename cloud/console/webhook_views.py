@@ -63,6 +63,7 @@ text.add({
     "wh_ev_diversion": {"zh": "窜货", "en": "Diversion"},
     "wh_ev_clone": {"zh": "疑似克隆/复制码", "en": "Clone or copied code"},
     "wh_ev_exception": {"zh": "物流异常", "en": "Carrier exception"},
+    "wh_ev_complaint": {"zh": "安全投诉（致病/异物）", "en": "Safety complaint (illness, foreign body)"},
     "wh_ev_test": {"zh": "测试", "en": "Test"},
     "wh_verify_hint": {"zh": "接收方用签名密钥校验 X-OneCode-Signature 头，并按 X-OneCode-Delivery 去重（docs/console-webhooks.md）。",
                        "en": "Receivers check the X-OneCode-Signature header with the secret and drop repeats by "

@@ -48,7 +48,7 @@ from cloud.master import Item, SalesOrder, Shipment
 from cloud.models import utcnow
 
 log = logging.getLogger("webhooks")
-SUBSCRIBABLE = ("recall", "diversion", "clone", "exception")  # "test" goes to one subscription on request
+SUBSCRIBABLE = ("recall", "diversion", "clone", "exception", "complaint")  # "test" goes to one subscription on request
 TIMEOUT_S = 10
 BACKOFF_FIRST_S = 30
 BACKOFF_CAP_S = 3600
@@ -155,7 +155,7 @@ def enqueue(s, event_type, data, dedupe_key=None, subscription_id=None, now=None
     commit, within seconds.
 
     event_type: one of EVENT_TYPES ("recall", "diversion", "clone", "exception",
-      "test"). data: a JSON-serialisable dict (datetimes become ISO 8601 text); it is
+      "complaint", "test"). data: a JSON-serialisable dict (datetimes become ISO 8601 text); it is
       sent as {"id": "evt_...", "type": event_type, "time": "...Z", "data": data}.
     dedupe_key: optional text; an event with a key seen before is dropped, so a
       producer may call this on every occurrence and receivers hear of it once.

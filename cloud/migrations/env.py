@@ -4,6 +4,7 @@ from alembic import context
 from cloud import carrier_models  # noqa: F401 - the carrier API's tables
 from cloud import consumer_models  # noqa: F401 - the consumer pages' table too
 from cloud.console import models as console_models  # noqa: F401 - the console's accounts
+from cloud.console import complaint_models  # noqa: F401 - complaints
 from cloud.console import recall_models  # noqa: F401 - the console's recall register
 from cloud.console import webhook_models  # noqa: F401 - the outgoing webhooks
 from cloud import master  # noqa: F401 - the master-data tables belong to the metadata

@@ -7,6 +7,7 @@ from cloud import consumer_models  # noqa: F401 - as are the consumer pages' tab
 from cloud import master  # noqa: F401 - the master-data tables are part of the schema
 from cloud import site_health  # noqa: F401 - gateway status and refused batches
 from cloud.console import models as console_models  # noqa: F401 - the console's accounts
+from cloud.console import complaint_models  # noqa: F401 - complaints
 from cloud.console import recall_models  # noqa: F401 - the console's recall register
 from cloud.console import webhook_models  # noqa: F401 - the outgoing webhooks
 from cloud.db import get_db
