@@ -8,11 +8,13 @@ Chromium comes from the Debian package `chromium` (.ci/run installs it). Must ne
 leave the browser process running: `close()` (the fixture's teardown) ends it.
 """
 import base64
+import contextlib
 import itertools
 import json
 import os
 import shutil
 import subprocess
+import threading
 import time
 import urllib.request
 
@@ -206,3 +208,19 @@ class Chromium:
                 except subprocess.TimeoutExpired:
                     self.proc.kill()
                     self.proc.wait()
+
+
+@contextlib.contextmanager
+def serve(app, threads=4):
+    """Serve `app` with waitress (the production WSGI server) on a free loopback port
+    -> its base URL; stopped on exit."""
+    from waitress.server import create_server
+    server = create_server(app, host="127.0.0.1", port=0, threads=threads)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        yield "http://127.0.0.1:%d" % server.socket.getsockname()[1]
+    finally:
+        server.close()
+        thread.join(10)
+        server.task_dispatcher.shutdown()

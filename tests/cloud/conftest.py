@@ -71,3 +71,14 @@ def client(app):
 @pytest.fixture
 def runner(app):
     return app.test_cli_runner()
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    """A headless Chromium for page tests (tests/cloud/browser.py), one per module."""
+    from browser import Chromium, executable
+    if executable() is None:
+        pytest.fail("chromium is not installed (.ci/run installs it with apt-get)")
+    b = Chromium(str(tmp_path_factory.mktemp("chromium-profile")))
+    yield b
+    b.close()

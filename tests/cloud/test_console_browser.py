@@ -13,12 +13,11 @@ SQLite only: every console section runs on both databases in its own tests.
 import csv
 import io
 import os
-import threading
 
 import pytest
 
 import consumer_story as story
-from browser import Chromium, executable
+from browser import serve
 from cloud import create_app
 from cloud.cli import do_migrate
 from cloud.db import get_db
@@ -29,7 +28,6 @@ SHOTS = os.path.join(os.path.dirname(__file__), "..", "..", "var", "screenshots"
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    from waitress.server import create_server
     tmp = tmp_path_factory.mktemp("console-site")
     url = "sqlite:///%s" % (tmp / "cloud.db")
     do_migrate(url)
@@ -37,23 +35,9 @@ def site(tmp_path_factory):
     app.config["FILES_DIR"] = story.seed(get_db(app).Session, tmp)
     make_operator(app, "lin", "quality")
     make_operator(app, "root", "admin")
-    server = create_server(app, host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    yield {"base": "http://127.0.0.1:%d" % server.socket.getsockname()[1], "app": app, "tmp": tmp}
-    server.close()
-    thread.join(10)
-    server.task_dispatcher.shutdown()
+    with serve(app) as base:
+        yield {"base": base, "app": app, "tmp": tmp}
     get_db(app).dispose()
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    if executable() is None:
-        pytest.fail("chromium is not installed (.ci/run installs it with apt-get)")
-    b = Chromium(str(tmp_path_factory.mktemp("chromium-profile")))
-    yield b
-    b.close()
 
 
 def page_ok(b, name):

@@ -10,13 +10,12 @@ phone's width. Screenshots of each page go to var/screenshots/ (not committed).
 SQLite only: the database layer runs on both databases in test_consumer_pages.py.
 """
 import os
-import threading
 import urllib.parse
 
 import pytest
 
 import consumer_story as story
-from browser import Chromium, executable
+from browser import serve
 from cloud import create_app, sun
 from cloud.cli import do_migrate
 from cloud.db import get_db
@@ -27,29 +26,14 @@ SHOTS = os.path.join(os.path.dirname(__file__), "..", "..", "var", "screenshots"
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    from waitress.server import create_server
     tmp = tmp_path_factory.mktemp("site")
     url = "sqlite:///%s" % (tmp / "cloud.db")
     do_migrate(url)
     app = create_app({"DATABASE_URL": url, "NFC_MASTER_KEY": MASTER.hex()})
     app.config["FILES_DIR"] = story.seed(get_db(app).Session, tmp)
-    server = create_server(app, host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    yield {"base": "http://127.0.0.1:%d" % server.socket.getsockname()[1], "app": app}
-    server.close()
-    thread.join(10)
-    server.task_dispatcher.shutdown()
+    with serve(app) as base:
+        yield {"base": base, "app": app}
     get_db(app).dispose()
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    if executable() is None:
-        pytest.fail("chromium is not installed (.ci/run installs it with apt-get)")
-    b = Chromium(str(tmp_path_factory.mktemp("chromium-profile")))
-    yield b
-    b.close()
 
 
 def layout_ok(b):
