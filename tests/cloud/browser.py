@@ -216,11 +216,21 @@ def serve(app, threads=4):
     -> its base URL; stopped on exit."""
     from waitress.server import create_server
     server = create_server(app, host="127.0.0.1", port=0, threads=threads)
-    thread = threading.Thread(target=server.run, daemon=True)
+    closing = threading.Event()
+
+    def run():
+        try:
+            server.run()
+        except OSError:
+            # close() from this thread pulls the socket from under the loop (EBADF)
+            if not closing.is_set():
+                raise
+    thread = threading.Thread(target=run, daemon=True)
     thread.start()
     try:
         yield "http://127.0.0.1:%d" % server.socket.getsockname()[1]
     finally:
+        closing.set()
         server.close()
         thread.join(10)
         server.task_dispatcher.shutdown()
