@@ -200,3 +200,28 @@ def reader_state(reader):
     if getattr(reader, "cmd_timeouts", 0):
         return "timeouts"
     return "ok"
+
+
+class UpdateState:
+    """For an application holding `self.services` (a DeviceServices): its update state
+    under the names main.py and status() use, defined once for every application."""
+
+    @property
+    def on_trial(self):
+        return self.services.on_trial
+
+    @property
+    def reboot_requested(self):
+        return self.services.reboot_requested
+
+    @reboot_requested.setter
+    def reboot_requested(self, value):
+        self.services.reboot_requested = value
+
+    @property
+    def update_errors(self):
+        return self.services.update_errors
+
+    @property
+    def last_update_error(self):
+        return self.services.last_update_error

@@ -18,7 +18,7 @@ then). Must never import machine or network modules and never block.
 from onecode import cbor, wire
 from onecode.barcode import Gm65
 from onecode.compat import ticks_add, ticks_diff
-from onecode.device_services import DeviceServices
+from onecode.device_services import DeviceServices, UpdateState
 from onecode.messages import ERROR, OK, WARN, Reply
 from onecode.pn532 import PN532
 from onecode.stock_workflows import STEPS, Count, Inspect, OrderStep, parse_order
@@ -65,7 +65,7 @@ def make_workflow(kind, params):
     return cls(**params)
 
 
-class HandheldApp:
+class HandheldApp(UpdateState):
     def __init__(self, config, scanner_uart, nfc_transport, link, journal, screen=None, uhf=None, updater=None):
         s = self.settings = settings(config)
         self.scanner = Gm65(scanner_uart)
@@ -270,27 +270,6 @@ class HandheldApp:
         if "lang" in changes and self.screen is not None:
             self.screen.lang = changes["lang"]
 
-
-    # the update state lives in DeviceServices; these name it for main.py and status()
-    @property
-    def on_trial(self):
-        return self.services.on_trial
-
-    @property
-    def reboot_requested(self):
-        return self.services.reboot_requested
-
-    @reboot_requested.setter
-    def reboot_requested(self, value):
-        self.services.reboot_requested = value
-
-    @property
-    def update_errors(self):
-        return self.services.update_errors
-
-    @property
-    def last_update_error(self):
-        return self.services.last_update_error
 
     def status(self):
         u = self.uplink

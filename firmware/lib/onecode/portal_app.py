@@ -9,7 +9,7 @@ sleeping for the returned number of ms. Must never import machine or network
 modules and never block.
 """
 from onecode import cbor, wire
-from onecode.device_services import DeviceServices
+from onecode.device_services import DeviceServices, UpdateState
 from onecode.door_check import DoorCheck
 from onecode.portal import PassDetector
 from onecode.stack_light import HeldLight
@@ -74,7 +74,7 @@ def split_pass(rec, part_tags):
     return out
 
 
-class PortalApp:
+class PortalApp(UpdateState):
     def __init__(self, config, reader, link, journal, light=None, updater=None):
         s = self.settings = settings(config)
         self.reader = reader
@@ -193,27 +193,6 @@ class PortalApp:
         if v is not None:
             rec["chk"] = v.field()
             self.light.show(v.color, now_ms)
-
-    # the update state lives in DeviceServices; these name it for main.py and status()
-    @property
-    def on_trial(self):
-        return self.services.on_trial
-
-    @property
-    def reboot_requested(self):
-        return self.services.reboot_requested
-
-    @reboot_requested.setter
-    def reboot_requested(self, value):
-        self.services.reboot_requested = value
-
-    @property
-    def update_errors(self):
-        return self.services.update_errors
-
-    @property
-    def last_update_error(self):
-        return self.services.last_update_error
 
     def status(self):
         d = self.detector
