@@ -213,24 +213,29 @@ class Chromium:
 @contextlib.contextmanager
 def serve(app, threads=4):
     """Serve `app` with waitress (the production WSGI server) on a free loopback port
-    -> its base URL; stopped on exit."""
+    -> its base URL; stopped on exit.
+
+    The loop runs in its own thread in short turns so that stopping is done there too:
+    every socket (the listener and the browser's keep-alive connections) is closed by
+    the thread that polls it, and none is left for the garbage collector to find."""
+    from waitress import wasyncore
     from waitress.server import create_server
     server = create_server(app, host="127.0.0.1", port=0, threads=threads)
-    closing = threading.Event()
+    stopping = threading.Event()
 
     def run():
         try:
-            server.run()
-        except OSError:
-            # close() from this thread pulls the socket from under the loop (EBADF)
-            if not closing.is_set():
-                raise
+            while not stopping.is_set() and server._map:
+                wasyncore.loop(timeout=0.05, map=server._map, count=1)
+        finally:
+            wasyncore.close_all(server._map)
+            server.task_dispatcher.shutdown()
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
     try:
         yield "http://127.0.0.1:%d" % server.socket.getsockname()[1]
     finally:
-        closing.set()
-        server.close()
-        thread.join(10)
-        server.task_dispatcher.shutdown()
+        stopping.set()
+        thread.join(30)
+        if thread.is_alive():
+            raise RuntimeError("waitress did not stop within 30 s")
