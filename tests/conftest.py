@@ -33,6 +33,12 @@ def _pg_available():
 
 
 @pytest.fixture(scope="session")
+def pg_admin_url(pg_database):
+    """The PostgreSQL maintenance URL (psycopg form) tests create databases through."""
+    return PG_ADMIN_URL
+
+
+@pytest.fixture(scope="session")
 def pg_database():
     """A fresh PostgreSQL database for this test session -> SQLAlchemy URL."""
     import psycopg
