@@ -30,6 +30,7 @@ from cloud import trace_api
 from cloud.console import webhooks
 from cloud.consumer_models import VerificationSignal
 from cloud.db import get_db, upsert_insert
+from cloud.writelock import one_writer
 from cloud.models import utcnow
 from cloud.provenance import region_inside
 from cloud.verification import OFTEN_CHECKED
@@ -81,10 +82,11 @@ def record(s, key, kind, region="", expected=None, source="count", count=None, n
         set_={"count": ins.excluded.count if count else VerificationSignal.count + 1,
               "last_seen": ins.excluded.last_seen, "expected": ins.excluded.expected,
               "source": ins.excluded.source})
-    first_seen = s.execute(stmt.returning(VerificationSignal.first_seen)).scalar()
-    if first_seen == now:  # a new signal: announce it to the webhooks, in this transaction
-        webhooks.verification_signal(s, key, kind, region, expected, source, count or 1, now)
-    s.commit()
+    with one_writer(s.get_bind()):
+        first_seen = s.execute(stmt.returning(VerificationSignal.first_seen)).scalar()
+        if first_seen == now:  # a new signal: announce it to the webhooks, in this transaction
+            webhooks.verification_signal(s, key, kind, region, expected, source, count or 1, now)
+        s.commit()
 
 
 def _iso(dt):

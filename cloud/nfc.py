@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from cloud import sun
 from cloud.console import webhooks
 from cloud.db import get_db
+from cloud.writelock import one_writer
 from cloud.models import NfcTag, utcnow
 
 SUN_PARAMS = ("picc_data", "e", "uid", "ctr", "cmac", "c", "enc")
@@ -69,7 +70,7 @@ def check_tap(args, item_uid=None):
 
 def _record(res, wrong_item):
     """Judge and store one authenticated tap -> (counter verdict, taps of this tag)."""
-    with get_db(current_app).Session() as s:
+    with get_db(current_app).Session() as s, one_writer(s.get_bind()):
         row = s.scalars(select(NfcTag).where(NfcTag.uid == res.uid).with_for_update()).first()
         if row is None:
             row = NfcTag(uid=res.uid, last_counter=res.counter, recent=[], taps=0, suspicious_taps=0)

@@ -26,6 +26,7 @@ from cloud import provenance
 from cloud.consumer_links import lot_path
 from cloud.consumer_models import CodeCheck
 from cloud.db import upsert_insert
+from cloud.writelock import one_writer
 from cloud.master import Batch, Company, Document, Item, Location, SalesOrder, Shipment, ShipmentUnit
 from cloud.models import EpcContainment, EpcState, Event, EventEpc, Product, utcnow
 
@@ -205,8 +206,10 @@ def _count_statement(dialect):
 def count_check(s, key, now=None):
     """One more check of `key` -> (checks, first check time UTC); commits."""
     now = now or utcnow()
-    checks, first = s.execute(_count_statement(s.get_bind().dialect.name), {"ck": key, "t1": now, "t2": now}).one()
-    s.commit()
+    with one_writer(s.get_bind()):
+        checks, first = s.execute(_count_statement(s.get_bind().dialect.name),
+                                  {"ck": key, "t1": now, "t2": now}).one()
+        s.commit()
     return checks, first
 
 

@@ -138,3 +138,35 @@ def test_zero_master_key_is_refused_in_production(app, client):
     app.config["NFC_MASTER_KEY"] = "00" * 16
     code, html = page(client, tap(1))
     assert "not set up on this server" in html
+
+
+def test_the_same_link_opened_twice_at_once_is_one_tap_and_one_replay(nfc_app, monkeypatch):
+    """Two page requests with one tap link, in two threads at the same moment, while
+    judging a counter is slow: one is the tap, the other its replay. On SQLite the
+    row lock (FOR UPDATE) does not exist, so the process must serialise the
+    read-judge-write of a tag itself, or both requests read the old counter."""
+    import threading
+    import time as _time
+    page(nfc_app.test_client(), tap(1))          # the tag's row exists: the race is on an update
+    judge = sun.judge_counter
+
+    def slow_judge(*args):
+        verdict = judge(*args)
+        _time.sleep(0.3)                          # both requests inside the window on the old code
+        return verdict
+    monkeypatch.setattr(sun, "judge_counter", slow_judge)
+    url, verdicts, start = tap(2), [], threading.Barrier(2)
+
+    def open_link():
+        client = nfc_app.test_client()
+        start.wait(10)
+        verdicts.append(page(client, url)[1].count('data-verdict="genuine"'))
+    threads = [threading.Thread(target=open_link) for _ in range(2)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(30)
+    assert sorted(verdicts) == [0, 1]
+    with get_db(nfc_app).Session() as s:
+        row = s.get(NfcTag, UID.hex().upper())
+        assert (row.last_counter, row.taps, row.suspicious_taps) == (2, 3, 1)
