@@ -3,7 +3,6 @@ real Mosquitto TLS listener; the real gateway forwards a device batch over mqtts
 and the real ingest worker stores and acknowledges it; clients without the CA, with
 another CA, for another host name, or speaking plain TCP are refused; the
 client-certificate listener takes the certificate and refuses a client without one."""
-import asyncio
 import contextlib
 import gc
 import os
@@ -14,24 +13,20 @@ import sqlite3
 import ssl
 import stat
 import subprocess
-import threading
-import time
 import warnings
 
-import cbor2
 import pytest
-from tlsbroker import TlsBroker, attempt, make_pki
+from tlsbroker import DEV, RunningGateway, TlsBroker, attempt, device_batch, make_pki, wait_until
 
 from cloud.db import get_db
 from cloud.models import Event
 from gateway import config
-from gateway.service import Gateway
-from onecode import epc, wire
+from onecode import wire
 from onecode_cli.main import main as onecode
 from onecode_cli.tls_cmd import TlsError, make_ca, make_cert
 from protocol.mqtt import Link, check_url, parse_url, tls_options
 
-SITE, GW, DEV = "site-s", "gw-s", "door-s"
+SITE, GW = "site-s", "gw-s"
 USERS = {"onecode-gw-cloud": "gw-cloud-secret", "ingest": "ingest-secret"}
 
 
@@ -51,37 +46,6 @@ def url(broker, user="onecode-gw-cloud", ca=None, host="127.0.0.1", port=None, *
     q = "&".join("%s=%s" % kv for kv in ([("ca", ca)] if ca else []) + sorted(extra.items()))
     cred = "%s:%s@" % (user, USERS[user]) if user else ""
     return "mqtts://%s%s:%d%s" % (cred, host, port or broker.port, "?" + q if q else "")
-
-
-def wait_until(pred, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return
-        time.sleep(0.05)
-    raise AssertionError("timed out after %.0f s waiting for %s" % (timeout, what))
-
-
-def device_batch(seq):
-    tag = epc.encode("urn:epc:id:sgtin:6901234.100001.%d" % seq, filter=2)
-    return cbor2.dumps({"v": 1, "dev": DEV, "epoch": 1, "boot": 3, "recs": [
-        {"seq": seq, "type": "pass", "age": 10, "dur": 500, "dir": "in",
-         "tags": [{"epc": tag, "n": 2, "rssi": -50, "zones": "oi"}]}]})
-
-
-class RunningGateway:
-    """The real gateway on an event loop of its own (as tests/gateway/gwtest.py does)."""
-
-    def __init__(self, cfg):
-        self.gw = Gateway(cfg)
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_until_complete, args=(self.gw.run(),), daemon=True)
-        self.thread.start()
-
-    def stop(self):
-        self.loop.call_soon_threadsafe(self.gw.stop)
-        self.thread.join(30)
-        self.loop.close()
 
 
 def test_gateway_and_ingest_carry_a_batch_over_tls(pki, broker, mosquitto, tmp_path):

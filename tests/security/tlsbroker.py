@@ -1,15 +1,22 @@
 """Shared helpers of the security tests (pytest puts this folder on sys.path): a
 throwaway PKI made with `onecode tls`, a Mosquitto with TLS listeners and a
-password file, and a one-shot MQTT connection attempt that reports how it ended."""
+password file, a one-shot MQTT connection attempt that reports how it ended, and the
+real gateway run on an event loop of its own with a device batch to feed it."""
+import asyncio
 import gc
 import queue
 import shutil
 import subprocess
+import threading
+import time
 import warnings
 
+import cbor2
 import paho.mqtt.client as paho
 import pytest
 
+from gateway.service import Gateway
+from onecode import epc
 from onecode_cli import brokers
 from onecode_cli.provisioning import set_password
 from onecode_cli.tls_cmd import make_ca, make_cert
@@ -94,3 +101,39 @@ def attempt(url, timeout=10):
     finally:
         c.disconnect()
         c.loop_stop()
+
+
+# -- the real gateway beside a broker (test_tls, test_cloud_mqtt_acl) ----------------
+
+DEV = "door-s"
+
+
+def wait_until(pred, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return
+        time.sleep(0.05)
+    raise AssertionError("timed out after %.0f s waiting for %s" % (timeout, what))
+
+
+def device_batch(seq):
+    tag = epc.encode("urn:epc:id:sgtin:6901234.100001.%d" % seq, filter=2)
+    return cbor2.dumps({"v": 1, "dev": DEV, "epoch": 1, "boot": 3, "recs": [
+        {"seq": seq, "type": "pass", "age": 10, "dur": 500, "dir": "in",
+         "tags": [{"epc": tag, "n": 2, "rssi": -50, "zones": "oi"}]}]})
+
+
+class RunningGateway:
+    """The real gateway on an event loop of its own (as tests/gateway/gwtest.py does)."""
+
+    def __init__(self, cfg):
+        self.gw = Gateway(cfg)
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_until_complete, args=(self.gw.run(),), daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.loop.call_soon_threadsafe(self.gw.stop)
+        self.thread.join(30)
+        self.loop.close()

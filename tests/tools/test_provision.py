@@ -219,3 +219,62 @@ def test_wifi_credentials_go_to_the_device_config_only(tmp_path):
                                     "--wifi-ssid", "x"], capture_output=True, text=True, timeout=60,
                          env=dict(os.environ, DATABASE_URL=""))
     assert out.returncode == 2 and "--wifi-password" in out.stderr
+
+
+def provision_cloud(capsys, tmp_path, *args):
+    """`onecode provision-cloud ARGS` in-process -> (exit code, stdout, stderr)."""
+    from onecode_cli.main import main as onecode
+    code = onecode(["provision-cloud", *args, "--passwd", str(tmp_path / "cloud.passwd"),
+                    "--acl", str(tmp_path / "cloud.acl")])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.mark.parametrize("args,en,zh", [
+    (["gateway", "--site", "bad site", "--gw", "gw-1"], "site 'bad site' must be", "站点 'bad site' 须为"),
+    (["gateway", "--site", "s-1", "--gw", "gw/1"], "gateway id 'gw/1' must be", "网关号 'gw/1' 须为"),
+    (["gateway", "--site", "s-1"], "needs --gw", "需要 --gw"),
+    (["bridge"], "needs --site", "需要 --site"),
+    (["ingest", "--site", "s-1"], "takes no --site", "不接受 --site"),
+    (["bridge", "--site", "s-1", "--gw", "gw-1"], "takes no --gw", "不接受 --gw"),
+    (["gateway", "--site", "s-1", "--gw", "gw-1", "--revoke"], "nothing to revoke", "无可注销"),
+])
+def test_cloud_identity_bad_input_is_refused_in_both_languages(tmp_path, capsys, args, en, zh):
+    code, out, err = provision_cloud(capsys, tmp_path, *args)
+    assert code == 2 and en in err and zh in err, out + err
+    assert not (tmp_path / "cloud.passwd").exists() and not (tmp_path / "cloud.acl").exists()
+
+
+def test_cloud_identity_rerun_keeps_the_password_rotate_prints_a_new_one_revoke_removes_it(tmp_path, capsys):
+    acl, passwd = tmp_path / "cloud.acl", tmp_path / "cloud.passwd"
+    acl.write_text("# hand-written\nuser ops\ntopic read onecode/#\n")
+    gw = ["gateway", "--site", "s-1", "--gw", "gw-1"]
+    code, out, _ = provision_cloud(capsys, tmp_path, *gw)
+    assert code == 0 and "shown only now" in out and "仅此一次显示" in out
+    password = out.split("密码（仅此一次显示，代理只保存其散列）:\n  ", 1)[1].split("\n", 1)[0]
+    assert '"mqtts://gw.s-1.gw-1:%s@' % password in out
+    assert password not in passwd.read_text() and password not in acl.read_text()   # only its hash is kept
+    block = ("# >>> onecode provision-cloud gw.s-1.gw-1\nuser gw.s-1.gw-1\n"
+             "topic write onecode/cloud/s-1/gw-1/batch\ntopic write onecode/cloud/s-1/gw-1/status\n"
+             "topic read onecode/cloud/s-1/gw-1/ack\ntopic read onecode/cloud/s-1/gw-1/error\n"
+             "# <<< onecode provision-cloud gw.s-1.gw-1\n")
+    assert acl.read_text() == "# hand-written\nuser ops\ntopic read onecode/#\n\n" + block
+    hashed = passwd.read_text()
+    code, out, _ = provision_cloud(capsys, tmp_path, *gw)                 # re-run: same password, same file
+    assert code == 0 and "shown only now" not in out and "password kept" in out and "沿用原密码" in out
+    assert passwd.read_text() == hashed and acl.read_text().count(block) == 1
+    code, out, _ = provision_cloud(capsys, tmp_path, *gw, "--rotate")
+    assert code == 0 and "shown only now" in out and password not in out and passwd.read_text() != hashed
+    assert provision_cloud(capsys, tmp_path, "ingest")[0] == 0
+    assert provision_cloud(capsys, tmp_path, *gw, "--revoke")[0] == 0
+    assert "gw.s-1.gw-1" not in passwd_users(passwd) and "gw.s-1.gw-1" not in acl.read_text()
+    assert acl.read_text().startswith("# hand-written\nuser ops\ntopic read onecode/#\n\n# >>> onecode provision-cloud "
+                                      "onecode-ingest\nuser onecode-ingest\n")
+
+
+def test_cloud_identity_leaves_a_hand_written_block_of_the_same_user_alone(tmp_path, capsys):
+    (tmp_path / "cloud.acl").write_text("user gw.s-1.gw-1\ntopic readwrite onecode/#\n")
+    code, _, err = provision_cloud(capsys, tmp_path, "gateway", "--site", "s-1", "--gw", "gw-1")
+    assert code == 2 and "hand-written" in err and "手写" in err
+    assert (tmp_path / "cloud.acl").read_text() == "user gw.s-1.gw-1\ntopic readwrite onecode/#\n"
+    assert not (tmp_path / "cloud.passwd").exists()

@@ -18,6 +18,13 @@ Re-running is safe: the same password is kept (from the device's config.json) un
 asked to rotate, and every store is an upsert. Revoking removes the device from the
 password file, the registry, the cloud and its files; the broker refuses it once it
 has re-read its files (SIGHUP, done here when the broker's pid is given).
+
+The cloud broker's identities (`onecode provision-cloud`, CloudIdentities below): one
+user per gateway that may publish only its own batch and status and read only its own
+ack and error, one per site bridge (the same for every gateway of its site), and one
+user shared by all ingest workers (every site's batches and status; writes acks and
+errors). Generated ACL blocks are marked and replaced whole; hand-written lines are
+never touched. Passwords are printed once and never stored in clear.
 """
 import json
 import os
@@ -157,6 +164,16 @@ def reload_broker(pid):
     except (ValueError, ProcessLookupError, PermissionError) as exc:
         raise ProvisionError("cannot signal the broker (pid %r): %s" % (pid, exc),
                              "无法通知代理重新加载（pid %r）：%s" % (pid, exc)) from None
+
+
+def reload_or_say(pid, say):
+    """SIGHUP the broker when its pid is known, else tell the operator to reload it."""
+    if pid:
+        reload_broker(pid)
+        say("broker (pid %s) told to re-read its files" % pid, "已通知代理（pid %s）重新读取文件" % pid)
+    else:
+        say("make the broker re-read its files: systemctl reload mosquitto (or kill -HUP its pid)",
+            "请让代理重新读取文件：systemctl reload mosquitto（或 kill -HUP 其进程号）")
 
 
 class Provisioner:
@@ -302,10 +319,133 @@ class Provisioner:
         return found
 
     def _reload(self):
-        if self.broker_pid:
-            reload_broker(self.broker_pid)
-            self.say("broker (pid %s) told to re-read its files" % self.broker_pid,
-                     "已通知代理（pid %s）重新读取文件" % self.broker_pid)
-        else:
-            self.say("make the broker re-read its files: systemctl reload mosquitto (or kill -HUP its pid)",
-                     "请让代理重新读取文件：systemctl reload mosquitto（或 kill -HUP 其进程号）")
+        reload_or_say(self.broker_pid, self.say)
+
+
+# --- the cloud broker: one identity per gateway, per site bridge, one for the ingest workers ---
+
+CLOUD_ACL_TEMPLATE = ROOT / "cloud" / "deploy" / "mosquitto-cloud.acl"
+INGEST_USER = "onecode-ingest"
+BRIDGE_STATE = "onecode/cloud/{site}/bridge/state"   # notification_topic of gateway/deploy/mosquitto-bridge.conf
+CLOUD_KINDS = ("gateway", "bridge", "ingest")
+
+
+def cloud_user(kind, site=None, gw=None):
+    """The cloud broker username. '.' is not allowed in ids, so SITE.GW is unambiguous
+    (site a-b/gw c and site a/gw b-c differ) and URL-safe; '+', '#', '/' never appear."""
+    return {"gateway": "gw.%s.%s" % (site, gw), "bridge": "onecode-bridge-%s" % site, "ingest": INGEST_USER}[kind]
+
+
+def cloud_acl_lines(kind, site=None, gw=None):
+    """What one cloud identity may publish and read (topics from onecode.wire)."""
+    from onecode import wire
+    if kind == "ingest":      # every site and gateway; CLOUD_BATCH_SUB is what the $share/ subscription names
+        return ["topic read " + wire.CLOUD_BATCH_SUB, "topic read " + wire.CLOUD_STATUS_SUB,
+                "topic write " + wire.CLOUD_ACK.format(site="+", gw="+"),
+                "topic write " + wire.CLOUD_ERROR.format(site="+", gw="+")]
+    gw = gw if kind == "gateway" else "+"     # a bridge carries every gateway of its site
+    lines = ["topic write " + wire.CLOUD_BATCH.format(site=site, gw=gw),
+             "topic write " + wire.CLOUD_STATUS.format(site=site, gw=gw),
+             "topic read " + wire.CLOUD_ACK.format(site=site, gw=gw),
+             "topic read " + wire.CLOUD_ERROR.format(site=site, gw=gw)]
+    if kind == "bridge":
+        lines.append("topic write " + BRIDGE_STATE.format(site=site))
+    return lines
+
+
+def _acl_blocks(text, user):
+    """(the lines outside user's generated block, whether the block was there, whether a
+    `user` line for it stands outside the block: hand-written, which we do not touch)."""
+    begin, end = "# >>> onecode provision-cloud %s" % user, "# <<< onecode provision-cloud %s" % user
+    kept, inside, found, foreign = [], False, False, False
+    for line in text.splitlines():
+        if line.strip() == begin:
+            inside = found = True
+            while kept and not kept[-1].strip():   # the blank line we put before the block
+                kept.pop()
+        elif line.strip() == end and inside:
+            inside = False
+        elif not inside:
+            kept.append(line)
+            foreign = foreign or line.split() == ["user", user]
+    return kept, found, foreign
+
+
+class CloudIdentities:
+    """The cloud broker's password and ACL files. Each step reports through `say(en, zh)`."""
+
+    def __init__(self, passwd, acl, broker_pid=None, say=None):
+        self.passwd, self.acl, self.broker_pid = str(passwd), str(acl), broker_pid
+        self.say = say or (lambda en, zh: None)
+
+    @staticmethod
+    def check(kind, site=None, gw=None):
+        if kind not in CLOUD_KINDS:
+            raise ProvisionError("unknown kind %r: gateway, bridge or ingest" % (kind,),
+                                 "未知类型 %r：应为 gateway、bridge 或 ingest" % (kind,))
+        for flag, name, value, zh, needed in (("--site", "site", site, "站点", kind != "ingest"),
+                                              ("--gw", "gateway id", gw, "网关号", kind == "gateway")):
+            if needed and not value:
+                raise ProvisionError("the %s identity needs %s" % (kind, flag), "%s 身份需要 %s" % (kind, flag))
+            if needed and not SITE.match(value):
+                raise ProvisionError("%s %r must be 1-64 characters of A-Z a-z 0-9 _ -" % (name, value),
+                                     "%s %r 须为 1–64 个字母、数字、_ 或 -" % (zh, value))
+            if not needed and value:
+                raise ProvisionError("the %s identity takes no %s" % (kind, flag), "%s 身份不接受 %s" % (kind, flag))
+        return cloud_user(kind, site, gw)
+
+    def _read_acl(self, user):
+        try:
+            with open(self.acl, encoding="utf-8") as f:
+                text = f.read()
+        except FileNotFoundError:
+            text = CLOUD_ACL_TEMPLATE.read_text(encoding="utf-8")
+        kept, found, foreign = _acl_blocks(text, user)
+        if foreign:
+            raise ProvisionError("%s has a hand-written `user %s` block; remove it first" % (self.acl, user),
+                                 "%s 中已有手写的 `user %s`；请先删除" % (self.acl, user))
+        return kept, found
+
+    def _write_acl(self, lines):
+        # in place, not replaced: the file keeps its owner and mode (group mosquitto, 0640)
+        fd = os.open(self.acl, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write("\n".join(lines).rstrip("\n") + "\n")
+
+    def provision(self, kind, site=None, gw=None, rotate=False):
+        """-> (user, the new password or None when the existing one is kept)."""
+        user = self.check(kind, site, gw)
+        kept, _found = self._read_acl(user)
+        password = None
+        if rotate or user not in passwd_users(self.passwd):
+            password = secrets.token_urlsafe(24)
+            set_password(self.passwd, user, password)
+        self.say("cloud broker password file %s: %s %s" % (self.passwd, user, "new password" if password else
+                                                           "password kept (--rotate for a new one)"),
+                 "云端代理密码文件 %s：%s %s" % (self.passwd, user, "新密码" if password else "沿用原密码（--rotate 换新）"))
+        block = ["", "# >>> onecode provision-cloud %s" % user, "user " + user] + cloud_acl_lines(kind, site, gw) + [
+            "# <<< onecode provision-cloud %s" % user]
+        self._write_acl(kept + block)
+        self.say("cloud broker ACL %s: %s may use only %s" % (self.acl, user, ", ".join(
+            ln.split(" ", 1)[1] for ln in block[3:-1])), "云端代理 ACL %s：%s 只能使用上述主题" % (self.acl, user))
+        self._reload()
+        return user, password
+
+    def revoke(self, kind, site=None, gw=None):
+        user = self.check(kind, site, gw)
+        kept, found = self._read_acl(user) if os.path.exists(self.acl) else ([], False)
+        removed = delete_password(self.passwd, user)
+        if found:
+            self._write_acl(kept)
+        if not (removed or found):
+            raise ProvisionError("%s is not on the cloud broker (nothing to revoke)" % user,
+                                 "%s 不在云端代理上（无可注销）" % user)
+        self.say("cloud broker: %s removed from %s" % (user, ", ".join(
+            p for p, done in ((self.passwd, removed), (self.acl, found)) if done)),
+            "云端代理：已从 %s 删除 %s" % ("、".join(p for p, done in ((self.passwd, removed), (self.acl, found)) if done),
+                                       user))
+        self._reload()
+        return user
+
+    def _reload(self):
+        reload_or_say(self.broker_pid, self.say)
