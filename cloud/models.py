@@ -137,7 +137,7 @@ class EpcState(Base):
     where_time: Mapped[datetime.datetime | None] = mapped_column(DateTime)
     disposition: Mapped[str | None] = mapped_column(String(100))
     disposition_time: Mapped[datetime.datetime | None] = mapped_column(DateTime)
-    parent_key: Mapped[str | None] = mapped_column(String(300), index=True)
+    parent_key: Mapped[str | None] = mapped_column(String(300))
     parent_time: Mapped[datetime.datetime | None] = mapped_column(DateTime)
     # as a parent: when it was last emptied (AggregationEvent DELETE without childEPCs)
     emptied_time: Mapped[datetime.datetime | None] = mapped_column(DateTime)
@@ -146,9 +146,14 @@ class EpcState(Base):
     # a forward trace groups a lot's items by where they are without reading the table.
     # No index on location or disposition yet: nothing queries them, and each index
     # costs every upsert; on SQLite the rows are stored in key order (no rowid tree).
+    # The parent index holds only items that have a parent (lookups are parent_key = X,
+    # which implies NOT NULL on both databases): an upsert rewrites an index entry of
+    # every column it sets, and a full index would dirty a page per loose item per batch.
     __table_args__ = (Index("epc_state_lot_cover", "lot_key", "parent_key", "where_time", "biz_location",
                             "read_point", "disposition", "key", sqlite_where=text("lot_key IS NOT NULL"),
                             postgresql_where=text("lot_key IS NOT NULL")),
+                      Index("epc_state_parent", "parent_key", sqlite_where=text("parent_key IS NOT NULL"),
+                            postgresql_where=text("parent_key IS NOT NULL")),
                       {"sqlite_with_rowid": False})
 
 

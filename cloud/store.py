@@ -44,21 +44,29 @@ def _event_values(ev, site, gateway, batch_id, context, capture_id, record_time)
             "capture_id": capture_id}
 
 
+EPC_COLUMNS = ("event_pk", "role", "epc", "key")
+
+
 def identifier_rows(ev, event_pk):
-    """The event_epc rows of one event."""
+    """The event_epc rows of one event, as tuples in EPC_COLUMNS order (ready for the
+    driver: the ingest hot path builds no dict per identifier)."""
     out = []
+    get = ev.get
     for field, role in EPC_ROLES:
-        values = ev.get(field)
-        for value in values if isinstance(values, list) else ():
-            if isinstance(value, str):  # the capture API's schema lets extension fields be anything
-                out.append({"event_pk": event_pk, "role": role, "epc": value, "key": epc_key(value)})
-    if ev.get("parentID") and isinstance(ev["parentID"], str):
-        out.append({"event_pk": event_pk, "role": "parent", "epc": ev["parentID"], "key": epc_key(ev["parentID"])})
+        values = get(field)
+        if isinstance(values, list):
+            for value in values:
+                if isinstance(value, str):  # the capture API's schema lets extension fields be anything
+                    out.append((event_pk, role, value, epc_key(value)))
+    parent = get("parentID")
+    if parent and isinstance(parent, str):
+        out.append((event_pk, "parent", parent, epc_key(parent)))
     for field, role in CLASS_ROLES:
-        values = ev.get(field)
-        for q in values if isinstance(values, list) else ():
-            if isinstance(q, dict) and q.get("epcClass") and isinstance(q["epcClass"], str):
-                out.append({"event_pk": event_pk, "role": role, "epc": q["epcClass"], "key": class_key(q["epcClass"])})
+        values = get(field)
+        if isinstance(values, list):
+            for q in values:
+                if isinstance(q, dict) and q.get("epcClass") and isinstance(q["epcClass"], str):
+                    out.append((event_pk, role, q["epcClass"], class_key(q["epcClass"])))
     return out
 
 
@@ -180,12 +188,11 @@ def insert_new(s, events, site=None, gateway=None, batch_id=None, context=None, 
     epc_rows, tx_rows = [], []
     pending = state.Pending()
     for ev, pk, v in zip(new, pks, values):
-        for r in identifier_rows(ev, pk):
-            epc_rows.append((pk, r["role"], r["epc"], r["key"]))
-        for r in biz_tx_rows(ev, pk):
-            tx_rows.append((pk, r["type"], r["value"]))
+        epc_rows.extend(identifier_rows(ev, pk))
+        if ev.get("bizTransactionList"):
+            tx_rows.extend((pk, r["type"], r["value"]) for r in biz_tx_rows(ev, pk))
         pending.add(ev, pk, v["event_time"])
-    w.insert(conn, "event_epc", ("event_pk", "role", "epc", "key"), epc_rows)
+    w.insert(conn, "event_epc", EPC_COLUMNS, epc_rows)
     w.insert(conn, "event_biz_tx", ("event_pk", "type", "value"), tx_rows)
     state.apply(s, pending)
     return len(new)

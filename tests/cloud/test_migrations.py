@@ -19,3 +19,22 @@ def test_models_and_migrations_agree(app):
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diff == []
     assert {"company", "item", "batch", "shipment", "location"} <= set(Base.metadata.tables)
+
+
+def test_the_state_parent_index_leaves_out_items_without_a_parent(app):
+    # every state upsert sets parent_key: a full index was rewritten for every loose item
+    # of every batch (issue #7); lookups are parent_key = X, which the partial one answers
+    engine = get_db(app).engine
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            defs = [r[0] for r in conn.exec_driver_sql(
+                "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'epc_state'")]
+            plan = " ".join(str(r[-1]) for r in conn.exec_driver_sql(
+                "EXPLAIN QUERY PLAN SELECT key FROM epc_state WHERE parent_key = 'x'"))
+            assert "epc_state_parent" in plan
+        else:
+            defs = [r[0] for r in conn.exec_driver_sql(
+                "SELECT indexdef FROM pg_indexes WHERE tablename = 'epc_state'")]
+    parent_defs = [d for d in defs if d and "(parent_key)" in d]
+    assert len(parent_defs) == 1
+    assert "WHERE" in parent_defs[0] and "parent_key IS NOT NULL" in parent_defs[0]

@@ -1,6 +1,8 @@
 """Storing gateway batches idempotently, and the consumer page that shows them."""
 import re
 
+import pytest
+
 from cloud.db import get_db
 from cloud.master import Item
 from cloud.models import Event, EventEpc, Product
@@ -123,3 +125,15 @@ def test_a_stored_batch_marks_its_gateway_as_heard(app):
     store_batch(Session, "batch-0100", "site-1", "gw-1", [pass_event(1, [9])])
     with Session() as s:
         assert s.query(Gateway).one().last_seen is not None
+
+
+def test_sqlite_speed_settings_keep_commits_durable(app):
+    # the worker acknowledges after commit and the gateway then deletes its copy: the
+    # speed settings (cloud.db) must leave synchronous at FULL
+    engine = get_db(app).engine
+    if engine.dialect.name != "sqlite":
+        pytest.skip("SQLite settings")
+    with engine.connect() as conn:
+        got = {p: conn.exec_driver_sql("PRAGMA %s" % p).scalar()
+               for p in ("journal_mode", "synchronous", "cache_size", "wal_autocheckpoint")}
+    assert got == {"journal_mode": "wal", "synchronous": 2, "cache_size": -65536, "wal_autocheckpoint": 10000}
