@@ -107,11 +107,12 @@ def runner(app):
 
 
 @pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    """A headless Chromium for page tests (tests/cloud/browser.py), one per module."""
+def browser():
+    """A headless Chromium driven by Playwright for page tests (tests/cloud/browser.py),
+    one per module."""
     from browser import Chromium, executable
     if executable() is None:
         pytest.fail("chromium is not installed (.ci/run installs it with apt-get)")
-    b = Chromium(str(tmp_path_factory.mktemp("chromium-profile")))
+    b = Chromium()
     yield b
     b.close()

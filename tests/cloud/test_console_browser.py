@@ -1,9 +1,10 @@
-"""The operator console in a real headless Chromium (desktop window), served by waitress
-on a free loopback port, for the seeded supply chain of consumer_story.py: a quality
-lead logs in, mock-recalls and then recalls batch L1, sees the consumer page change
-to the recall notice, and downloads the FSMA 204 spreadsheet of the lot and checks its
-rows. Every page is checked for what the CSP blocked (nothing may be) and its
-stylesheet; screenshots go to var/screenshots/console-*.png (not committed).
+"""The operator console in a real headless Chromium (a 1280×900 desktop window, driven by
+Playwright through browser.py), served by waitress on a free loopback port, for the
+seeded supply chain of consumer_story.py: a quality lead logs in, mock-recalls and then
+recalls batch L1, sees the consumer page change to the recall notice, and downloads the
+FSMA 204 spreadsheet of the lot and checks its rows. Every page is checked for what the
+CSP blocked (nothing may be) and its stylesheet; screenshots go to
+var/screenshots/console-*.png (not committed).
 
 Before that an admin creates a product (with its image) and a batch with a QC
 report in the master-data pages, and the new batch's consumer page shows them.

@@ -1,11 +1,12 @@
-"""The consumer pages in a real headless Chromium on a phone-sized viewport (390×844),
-served by waitress (the production WSGI server) on a free loopback port, for the
-seeded supply chain of consumer_story.py: the verdict and texts in Chinese and
-English (language from Accept-Language, then the switch link tapped), the QR flow
-(a non-canonical Digital Link redirected), the NFC flow (a simulated tap; switching
-language must not replay it), the recall notice, the order-tracking page, and the
-layout: the stylesheet loads under the CSP, nothing is blocked, nothing overflows the
-phone's width. Screenshots of each page go to var/screenshots/ (not committed).
+"""The consumer pages in a real headless Chromium (driven by Playwright through browser.py)
+on a phone-sized touch viewport (390×844), served by waitress (the production WSGI
+server) on a free loopback port, for the seeded supply chain of consumer_story.py: the
+verdict and texts in Chinese and English (language from Accept-Language, then the switch
+link tapped), the QR flow (a non-canonical Digital Link redirected), the NFC flow (a
+simulated tap; switching language must not replay it), the recall notice, the
+order-tracking page, and the layout: the stylesheet loads under the CSP, nothing is
+blocked, nothing overflows the phone's width. Screenshots of each page go to
+var/screenshots/ (not committed).
 
 SQLite only: the database layer runs on both databases in test_consumer_pages.py.
 """
