@@ -13,6 +13,7 @@ BENCH = os.path.join(ROOT, "tools", "bench")
 sys.path.insert(0, BENCH)
 
 import benchjson  # noqa: E402
+import benchmarks_page  # noqa: E402
 import run_all  # noqa: E402
 
 # bench_firmware.py's output, captured from a run under `onecode mpy run` on a busy machine
@@ -80,13 +81,13 @@ def made_up_results():
 
 
 def test_table_rows():
-    text = run_all.table(made_up_results()[0]["figures"])
+    text = benchmarks_page.table(made_up_results()[0]["figures"])
     rows = text.splitlines()
     assert rows[0].startswith("| figure | issue | measured | ceiling / peer")
     assert rows[2] == ("| devices -> outbox -> cloud \\| acked | 6 | 10,120 records/s | raw publish: 237,736 records/s "
                        "| 4.3 % | >= 20000 records/s | **FAIL** |")
     assert rows[3] == "| outbox on disk per record | 6 | 571 bytes | — | — | — | — |"
-    page = run_all.table(made_up_results()[1]["figures"]).splitlines()[2]
+    page = benchmarks_page.table(made_up_results()[1]["figures"]).splitlines()[2]
     assert "| trivial endpoint: 190 ms | 7.43× | < 50 ms | PASS |" in page
 
 
@@ -96,26 +97,26 @@ def test_render_and_write_keep_hand_written_text(tmp_path):
             "postgresql": "15.20", "mosquitto": "2.0.11", "load_start": "2.10 2.00 1.90", "load_end": "1.00 1.0 1.0",
             "git": "abc1234", "platform": "Linux"}
     t0 = datetime.datetime(2026, 11, 23, 9, 0)
-    gen = run_all.render(made_up_results(), info, t0, t0 + datetime.timedelta(minutes=4),
+    gen = benchmarks_page.render(made_up_results(), info, t0, t0 + datetime.timedelta(minutes=4),
                          [".venv/bin/python", "tools/bench/run_all.py"], note="Shared machine.")
-    assert gen.startswith(run_all.BEGIN) and gen.endswith(run_all.END)
+    assert gen.startswith(benchmarks_page.BEGIN) and gen.endswith(benchmarks_page.END)
     assert "2 CPUs (`nproc`), AMD EPYC; RAM 23.5 GiB" in gen and "Shared machine." in gen
     assert "| gateway | 6 | **1** | 2 min 05 s | 2.10 → 3.00 | 0 / 1 / 1 | " in gen
     assert "exit status 1: gateway exited non-zero" in gen
     assert "No figures collected" in gen  # scaleout wrote none
     doc = tmp_path / "benchmarks.md"
     doc.write_text("# Benchmarks\n\nintro\n\n%s\nold figures\n%s\n\n# Firmware\n\nLIU is...\n" % (
-        run_all.BEGIN, run_all.END), encoding="utf-8")
-    run_all.write_doc(str(doc), gen)
+        benchmarks_page.BEGIN, benchmarks_page.END), encoding="utf-8")
+    benchmarks_page.write_doc(str(doc), gen)
     text = doc.read_text(encoding="utf-8")
-    assert text.startswith("# Benchmarks\n\nintro\n\n" + run_all.BEGIN)
-    assert text.endswith(run_all.END + "\n\n# Firmware\n\nLIU is...\n")
-    assert "old figures" not in text and text.count(run_all.BEGIN) == 1
-    run_all.write_doc(str(doc), gen)  # again: the same page
+    assert text.startswith("# Benchmarks\n\nintro\n\n" + benchmarks_page.BEGIN)
+    assert text.endswith(benchmarks_page.END + "\n\n# Firmware\n\nLIU is...\n")
+    assert "old figures" not in text and text.count(benchmarks_page.BEGIN) == 1
+    benchmarks_page.write_doc(str(doc), gen)  # again: the same page
     assert doc.read_text(encoding="utf-8") == text
     fresh = tmp_path / "new.md"
-    run_all.write_doc(str(fresh), gen)
-    assert fresh.read_text(encoding="utf-8").startswith(run_all.BEGIN)
+    benchmarks_page.write_doc(str(fresh), gen)
+    assert fresh.read_text(encoding="utf-8").startswith(benchmarks_page.BEGIN)
 
 
 def test_run_bench_collects_json_lines_and_exit_status(tmp_path, monkeypatch):
@@ -171,7 +172,7 @@ def test_unknown_bench_name_is_refused_in_both_languages(capsys):
                                              (35.1, "B", "35.1"), (0, "tags", "0"), (1.234, "s", "1.23"),
                                              (99.9876, "%", "99.988")])
 def test_number_format(value, unit, text):
-    assert run_all.fmt_num(value, unit) == text
+    assert benchmarks_page.fmt_num(value, unit) == text
 
 
 SCALEOUT_OUT = """\
