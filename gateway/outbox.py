@@ -118,6 +118,10 @@ class Outbox:
         self.next_id = max(top + 1, self.next_unbatched)
         self._dead = db.execute("SELECT COUNT(*) FROM dead_event").fetchone()[0]
         self._progress = {}    # dev -> {epoch: committed seq}, read through
+        # read once after each write (this connection is the outbox's only writer): the bounds
+        # look at them for every device batch and forwarding on every turn of the loop
+        self._used = None          # used_bytes()
+        self._unbatched_created = None  # created of the oldest event not in a batch, when known
 
     def _upgrade(self):
         """Convert an outbox of layout 1 (or older) in one transaction. Returns
@@ -188,6 +192,7 @@ class Outbox:
         """Several device batches, [(dev, epoch, items)], in ONE transaction (one
         fsync): all are committed or none. Returns [(ack_seq, new_events, replays)]."""
         now = time.time()
+        self._used = None
         db = self.db
         rows, out, tops = [], [], {}
         for dev, epoch, items in batches:
@@ -235,9 +240,13 @@ class Outbox:
         count = self.unbatched()
         if not count:
             return 0.0, 0
-        row = self.db.execute("SELECT created FROM event WHERE id >= ? ORDER BY id LIMIT 1",
-                              (self.next_unbatched,)).fetchone()
-        return (time.time() - row[0] if row else 0.0), count if count_max is None else min(count, count_max)
+        created = self._unbatched_created
+        if created is None:  # commits add younger events; only open_batch and drops change the oldest
+            row = self.db.execute("SELECT created FROM event WHERE id >= ? ORDER BY id LIMIT 1",
+                                  (self.next_unbatched,)).fetchone()
+            created = self._unbatched_created = row[0] if row else None
+        return (time.time() - created if created is not None else 0.0), \
+            count if count_max is None else min(count, count_max)
 
     def open_batch(self, max_events):
         """Put up to max_events unbatched events into a new batch; returns its id or None."""
@@ -256,6 +265,7 @@ class Outbox:
         self.batches[batch_id] = b
         self.batched += n
         self.next_unbatched = last + 1
+        self._unbatched_created = None
         return batch_id
 
     def batch_bodies(self, batch_id):
@@ -296,6 +306,7 @@ class Outbox:
         a resend the cloud recognises. The WAL is written in order, so the next
         FULL commit makes them durable too; consistency is never at stake."""
         db = self.db
+        self._used = None
         db.execute("PRAGMA synchronous=NORMAL")
         try:
             db.execute("BEGIN IMMEDIATE")
@@ -338,6 +349,7 @@ class Outbox:
         if b is None:
             return 0
         db = self.db
+        self._used = None
         db.execute("BEGIN IMMEDIATE")
         try:
             n = db.execute("INSERT INTO dead_event (event_id, body, created, batch_id, code, detail, dead_at) "
@@ -358,9 +370,11 @@ class Outbox:
     def used_bytes(self):
         """Bytes of database pages in use (free pages left by deletes are reused, so
         they do not count); the WAL comes on top, up to ~4 MB between checkpoints."""
-        pages = self.db.execute("PRAGMA page_count").fetchone()[0]
-        free = self.db.execute("PRAGMA freelist_count").fetchone()[0]
-        return (pages - free) * self.page_size
+        if self._used is None:
+            pages = self.db.execute("PRAGMA page_count").fetchone()[0]
+            free = self.db.execute("PRAGMA freelist_count").fetchone()[0]
+            self._used = (pages - free) * self.page_size
+        return self._used
 
     def oldest_created(self):
         """Commit time of the oldest waiting event (ids grow with time), or None."""
@@ -379,6 +393,7 @@ class Outbox:
         when the seqs follow on). Returns (events dropped, bodies kept, [DroppedRange])."""
         db = self.db
         now = time.time()
+        self._used = self._unbatched_created = None
         sql = "SELECT id, dev, epoch, seq, created, LENGTH(body) FROM event WHERE id >= ?"
         args = [self.next_unbatched]
         if created_before is not None:

@@ -94,6 +94,7 @@ class Gateway(Backpressure, DeviceServices):
         self.cloud_ack_topic = wire.topic(wire.CLOUD_ACK, site=self.site, gw=self.gw)
         self.cloud_error_topic = wire.topic(wire.CLOUD_ERROR, site=self.site, gw=self.gw)
         self.status_topic = wire.topic(wire.GATEWAY_STATUS, site=self.site, gw=self.gw)
+        self._ack_topics = {}      # dev -> its ack topic
         self.cloud_status_topic = wire.topic(wire.CLOUD_STATUS, site=self.site, gw=self.gw)
         self.site_acks = PublishTracker()
         self.queue = None
@@ -172,7 +173,7 @@ class Gateway(Backpressure, DeviceServices):
             if p.items and not self._admit(p.items, waiting):
                 self._hold(p.dev, p.epoch, p.items, p.done, p.replays > 0)
                 continue
-            waiting += sum(len(evs) for _, evs in p.items)
+            waiting += sum([len(evs) for _, evs in p.items])
             group.append(p)
         if not group:
             return
@@ -247,8 +248,10 @@ class Gateway(Backpressure, DeviceServices):
             p.boot, p.records, replays, new, ack_seq, " (first batch of this epoch since the start)" if first else "")
 
     def ack_device(self, dev, epoch, seq):
-        self._publish_site(wire.topic(wire.DEVICE_ACK, site=self.site, dev=dev),
-                           cbor2.dumps(wire.device_ack(epoch, seq)))
+        topic = self._ack_topics.get(dev)
+        if topic is None:
+            topic = self._ack_topics[dev] = wire.topic(wire.DEVICE_ACK, site=self.site, dev=dev)
+        self._publish_site(topic, cbor2.dumps(wire.device_ack(epoch, seq)))
 
     def send_error(self, dev, code, detail):
         en, zh = ERRORS.get(code, ("rejected", "已拒收"))

@@ -20,7 +20,6 @@ from collections import namedtuple
 import protocol
 from gateway import clock as clock_mod
 from gateway import enrich
-from gateway.outbox import encode_event
 
 log = logging.getLogger("gateway")
 
@@ -59,8 +58,8 @@ def prepare(site, tz_offset, dev, payload, received_ts, info, clock, progress):
         when = clock_mod.event_time(rec, received_ts, clock)
         if when[3]:
             time_problems.append(when[3])
-        events, probs = enrich.context_events(ctx, rec, received_ts, when)
-        items.append((rec["seq"], [encode_event(ev) for ev in events]))
+        events, probs = enrich.context_cbor(ctx, rec, received_ts, when)
+        items.append((rec["seq"], events))
         if probs:
             problems.extend(probs)
     return Ready(epoch, msg["boot"], items, len(msg["recs"]), replays, problems, time_problems)

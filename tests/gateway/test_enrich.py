@@ -132,3 +132,41 @@ def test_event_ids_and_times_are_what_uuid5_and_datetime_give():
                          1_700_000_000.9995, 1_700_000_000.0005, 1_767_225_599.9999996])
         dt = datetime.datetime.fromtimestamp(ts, tz=datetime.timezone.utc)
         assert enrich.iso_utc(ts) == dt.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (dt.microsecond // 1000), ts
+
+
+def test_event_cbor_is_the_bytes_of_the_events():
+    """context_cbor (the workers' path, no dicts) gives exactly cbor2.dumps of every
+    event context_events gives, whatever the record carries."""
+    import random
+    rnd = random.Random(11)
+    bad = b"\x35" + bytes(11)   # GID-96: not decoded, a problem
+    tags = [epc.encode("urn:epc:id:sgtin:6901234.100001.%d" % i, filter=1) for i in range(40)]
+    infos = [None, INFO, {"door": "东门-1", "bizstep_in": "urn:epcglobal:cbv:bizstep:arriving", "bizstep_out": "loading",
+                          "disposition_out": "sellable_accessible"}, {"read_point": INFO["read_point"]}]
+    whens = [None, (1_700_000_000.25, None, 0, None), (1_700_000_000.0, "device-clock", -1234, None),
+             (1_700_000_000.0, "gateway-receipt", 0, None), (1_700_000_000.0004, None, 7, None)]
+    checked = 0
+    for i in range(600):
+        k = rnd.choice([1, 2, 4, 30])
+        rec = pass_rec(seq=rnd.randrange(1, 1 << 31), direction=rnd.choice(["in", "out", "unknown"]),
+                       tags=rnd.sample(tags, k) + ([SSCC] if rnd.random() < 0.4 else []) + ([bad] if i % 9 == 0 else []))
+        if i % 13 == 0:
+            rec["tags"] = [{"epc": bad, "n": 1, "rssi": -60, "zones": "o"}]
+        if rnd.random() < 0.4:
+            rec["pallet"] = rnd.choice([SSCC, SSCC, bad, tags[0]])
+        if rnd.random() < 0.2:
+            rec["part"], rec["parts"] = 2, rnd.choice([1, 3])
+        if rnd.random() < 0.2:
+            rec["overflow"] = rnd.choice([0, 5, 300])
+        dev = rnd.choice(["d", "a-device-with-a-rather-long-name-%d" % i])
+        ctx = enrich.Context("site-1", "+08:00", dev, rnd.choice(infos), rnd.randrange(1 << 31))
+        when = rnd.choice(whens)
+        events, problems = enrich.context_events(ctx, rec, 1_700_000_000.0, when)
+        assert enrich.context_cbor(ctx, rec, 1_700_000_000.0, when) == ([cbor2.dumps(e) for e in events], problems)
+        for part in (0, 1):
+            assert ctx.event_id(rec["seq"], part) == enrich.event_id("site-1", dev, ctx.epoch, rec["seq"], part)
+        checked += len(events)
+    assert checked > 600
+    other = {"seq": 5, "type": "no-such-type"}
+    ctx = enrich.Context("s", "+00:00", "d", None, 1)
+    assert enrich.context_cbor(ctx, other, 1.0) == ([], ["seq 5: unknown record type 'no-such-type'"])

@@ -130,3 +130,40 @@ def test_a_refused_batch_is_set_aside_not_lost(tmp_path):
     rows = ob.db.execute("SELECT event_id, code, detail FROM dead_event ORDER BY id").fetchall()
     assert [r[0] for r in rows] == [ev(1)["eventID"], ev(2)["eventID"]]
     assert rows[0][1:] == ("bad_event", "event 0: eventTime 'x'")
+
+
+def test_bytes_in_use_and_the_oldest_unbatched_event_follow_every_write(tmp_path, monkeypatch):
+    """Both are read once after a write and kept: every kind of write must make them
+    what SQLite says now."""
+    import time as time_mod
+    ob = Outbox(str(tmp_path / "o.sqlite"))
+    clock = [1000.0]
+    monkeypatch.setattr(time_mod, "time", lambda: clock[0])
+
+    def fresh():
+        db = ob.db
+        used = (db.execute("PRAGMA page_count").fetchone()[0] - db.execute("PRAGMA freelist_count").fetchone()[0]) \
+            * ob.page_size
+        row = db.execute("SELECT created FROM event WHERE id >= ? ORDER BY id LIMIT 1", (ob.next_unbatched,)).fetchone()
+        return used, (clock[0] - row[0] if row else 0.0)
+
+    def same():
+        assert (ob.used_bytes(), ob.unbatched_oldest_age()[0]) == fresh()
+
+    big = dict(ev(0), epcList=["urn:epc:id:sgtin:1.2.%d" % i for i in range(300)])
+    for seq in range(1, 4):
+        clock[0] += 10
+        ob.commit_device_batch("d1", 1, [(seq * 100 + i, [big]) for i in range(20)])
+        same()
+    first = ob.open_batch(25)
+    same()                                        # the oldest unbatched event is now a younger one
+    ob.ack_batch(first)
+    same()
+    second = ob.open_batch(10)
+    ob.set_aside(second, "schema", "refused")
+    same()
+    clock[0] += 10
+    assert ob.unbatched_oldest_age()[0] == 20.0   # seq 215-219 of the second commit, 20 s ago
+    ob.drop_oldest("dropped", "test", max_events=5)
+    same()
+    assert ob.unbatched_oldest_age()[0] == 10.0   # dropped: the third commit's events are the oldest left
