@@ -6,7 +6,6 @@ import unittest
 
 from fwtest import h
 from onecode import mercury_frame as mf
-from onecode import mercury_record as mr
 
 
 class Lcg:
@@ -99,7 +98,7 @@ class TestCommands(unittest.TestCase):
 
 class TestTagRecord(unittest.TestCase):
     def test_build_is_47_bytes_with_reference_layout(self):
-        f = mr.build_tag_record(EPC, rssi=-42, antenna=2, freq_khz=915250,
+        f = mf.build_tag_record(EPC, rssi=-42, antenna=2, freq_khz=915250,
                                 timestamp_ms=0x01020304, read_count=3, phase=90)
         self.assertEqual(len(f), 47)
         self.assertEqual(f[:5], h("FF 28 22 00 00"))
@@ -116,13 +115,13 @@ class TestTagRecord(unittest.TestCase):
         self.assertEqual(mf.crc16(f, 1, 45), (f[45] << 8) | f[46])
 
     def test_round_trip(self):
-        f = mr.build_tag_record(EPC, rssi=-42, antenna=2, tx_antenna=1, freq_khz=902750,
+        f = mf.build_tag_record(EPC, rssi=-42, antenna=2, tx_antenna=1, freq_khz=902750,
                                 timestamp_ms=123456, read_count=2, phase=170)
         frames = mf.FrameParser().feed(f)
         self.assertEqual(len(frames), 1)
         op, status, payload = frames[0]
         self.assertEqual((op, status), (0x22, 0))
-        r = mr.parse_tag_record(payload)
+        r = mf.parse_tag_record(payload)
         self.assertEqual(r.epc, EPC)
         self.assertEqual((r.rssi, r.antenna, r.tx_antenna), (-42, 2, 1))
         self.assertEqual((r.freq_khz, r.timestamp_ms, r.read_count), (902750, 123456, 2))
@@ -130,25 +129,25 @@ class TestTagRecord(unittest.TestCase):
         self.assertEqual(r.epc_crc, mf.gen2_crc16(h("3000") + EPC))
 
     def test_reuses_record_object(self):
-        rec = mr.TagRecord()
-        payload = mr.build_tag_record(EPC, antenna=1)[5:-2]
-        self.assertIs(mr.parse_tag_record(payload, rec), rec)
-        payload = mr.build_tag_record(h("E2801170"), antenna=3, rssi=-70)[5:-2]
-        mr.parse_tag_record(payload, rec)
+        rec = mf.TagRecord()
+        payload = mf.build_tag_record(EPC, antenna=1)[5:-2]
+        self.assertIs(mf.parse_tag_record(payload, rec), rec)
+        payload = mf.build_tag_record(h("E2801170"), antenna=3, rssi=-70)[5:-2]
+        mf.parse_tag_record(payload, rec)
         self.assertEqual((rec.epc, rec.antenna, rec.rssi), (h("E2801170"), 3, -70))
 
     def test_partial_metadata(self):
         # option 10, search flags, metadata RSSI|ANTENNAID, count 1, RSSI, ant, EPC bits
         payload = h("10 00 1B 00 06 01 C4 11 00 40") + h("2000 AABBCCDD 1234")
-        r = mr.parse_tag_record(payload)
+        r = mf.parse_tag_record(payload)
         self.assertEqual((r.epc, r.rssi, r.antenna), (h("AABBCCDD"), -60, 1))
 
     def test_embedded_data(self):
         payload = h("10 00 1B 00 80 01 00 10 BEEF 00 40") + h("2000 AABBCCDD 1234")
-        self.assertEqual(mr.parse_tag_record(payload).data, h("BEEF"))
+        self.assertEqual(mf.parse_tag_record(payload).data, h("BEEF"))
 
     def test_malformed_records_raise_value_error(self):
-        good = mr.build_tag_record(EPC)[5:-2]
+        good = mf.build_tag_record(EPC)[5:-2]
         bad = (
             b"",
             good[:5],
@@ -164,15 +163,15 @@ class TestTagRecord(unittest.TestCase):
         )
         for payload in bad:
             with self.assertRaises(ValueError):
-                mr.parse_tag_record(payload)
+                mf.parse_tag_record(payload)
 
 
 def sample_stream():
     frames = [
         mf.build_response(mf.OP_VERSION, 0, h("14120800300000022022011801 0B030000000010")),
-        mr.build_tag_record(EPC, antenna=1, rssi=-50),
+        mf.build_tag_record(EPC, antenna=1, rssi=-50),
         mf.build_response(0x22, mf.STATUS_KEEPALIVE),
-        mr.build_tag_record(h("3074257BF7194E4000001A86"), antenna=2, rssi=-61),
+        mf.build_tag_record(h("3074257BF7194E4000001A86"), antenna=2, rssi=-61),
         mf.build_response(0x22, mf.STATUS_TEMPERATURE_THROTTLE),
         mf.build_response(0x22, mf.STATUS_HIGH_RETURN_LOSS),
         mf.build_response(0x97, 0),
@@ -195,7 +194,7 @@ class TestFrameParser(unittest.TestCase):
                          [(3, 0), (0x22, 0), (0x22, 0x400), (0x22, 0), (0x22, 0x504),
                           (0x22, 0x505), (0x97, 0)])
         self.assertEqual(len(got[0][2]), 20)
-        self.assertEqual(mr.parse_tag_record(got[3][2]).antenna, 2)
+        self.assertEqual(mf.parse_tag_record(got[3][2]).antenna, 2)
         self.assertEqual((p.frames, p.crc_errors, p.garbage_bytes, p.pending), (7, 0, 0, 0))
 
     def test_byte_by_byte(self):
@@ -229,7 +228,7 @@ class TestFrameParser(unittest.TestCase):
         self.assertEqual(p.crc_errors, 0)
 
     def test_truncated_frame_then_good_frame(self):
-        rec = mr.build_tag_record(EPC)
+        rec = mf.build_tag_record(EPC)
         p = mf.FrameParser()
         got = p.feed(rec[:20] + rec)
         self.assertEqual(summary(got), summary(mf.FrameParser().feed(rec)))
@@ -237,7 +236,7 @@ class TestFrameParser(unittest.TestCase):
         self.assertEqual(p.pending, 0)
 
     def test_truncated_frame_then_short_frame_needs_resync(self):
-        rec = mr.build_tag_record(EPC)
+        rec = mf.build_tag_record(EPC)
         ka = mf.build_response(0x22, mf.STATUS_KEEPALIVE)
         p = mf.FrameParser()
         self.assertEqual(p.feed(rec[:20] + ka), [])  # still waiting for 47 bytes
@@ -320,16 +319,16 @@ class TestStreamFastPath(unittest.TestCase):
         sizes = {}
         for meta in self.LAYOUTS:
             epc = bytes(range(12))
-            f = mr.build_tag_record(epc, rssi=-61, antenna=2, metadata=meta)
+            f = mf.build_tag_record(epc, rssi=-61, antenna=2, metadata=meta)
             sizes[meta] = len(f)
-            rec = mr.parse_tag_record(f[5:-2])
+            rec = mf.parse_tag_record(f[5:-2])
             self.assertEqual((rec.epc, rec.antenna, rec.rssi), (epc, 2, -61))
         self.assertEqual(sizes[mf.META_ALL], 47)
         self.assertEqual(sizes[mf.META_RSSI | mf.META_ANTENNAID], 33)
 
     def test_common_layouts_go_to_the_read_list_exactly_as_the_full_parser_reads_them(self):
         for meta in self.LAYOUTS:
-            frames = [mr.build_tag_record(bytes([0x30, k] + [k] * 10), rssi=-40 - k, antenna=1 + k % 2,
+            frames = [mf.build_tag_record(bytes([0x30, k] + [k] * 10), rssi=-40 - k, antenna=1 + k % 2,
                                           metadata=meta) for k in range(12)]
             p = mf.FrameParser(capacity=800)
             got = []
@@ -338,13 +337,13 @@ class TestStreamFastPath(unittest.TestCase):
             self.assertEqual(handled, [])
             want = []
             for f in frames:
-                rec = mr.parse_tag_record(f[5:-2])
+                rec = mf.parse_tag_record(f[5:-2])
                 want.append((rec.epc, rec.antenna, rec.rssi, 77))
             self.assertEqual(got, want)
             self.assertEqual(p.frames, 12)
 
     def test_other_records_and_frames_still_reach_the_handler(self):
-        plain = mr.build_tag_record(bytes(12), metadata=mf.META_ALL)[5:-2]
+        plain = mf.build_tag_record(bytes(12), metadata=mf.META_ALL)[5:-2]
         # a record carrying 16 bits of embedded data: not a common layout
         payload = plain[:19] + b"\x00\x10\xab\xcd" + plain[21:]
         odd = mf.build_response(mf.OP_READ_TAG_ID_MULTIPLE, mf.STATUS_OK, payload)
@@ -357,11 +356,11 @@ class TestStreamFastPath(unittest.TestCase):
         self.assertEqual(got, [])
         self.assertEqual([(op, st) for op, st, _pl in handled],
                          [(0x22, 0), (0x22, mf.STATUS_KEEPALIVE), (mf.OP_VERSION, 0)])
-        self.assertEqual(mr.parse_tag_record(handled[0][2]).data, b"\xab\xcd")
+        self.assertEqual(mf.parse_tag_record(handled[0][2]).data, b"\xab\xcd")
 
     def test_a_bad_frame_in_a_run_is_dropped_and_its_neighbours_kept(self):
         for bad in (0, 3, 6):
-            frames = [bytearray(mr.build_tag_record(bytes([0x30, k] + [1] * 10), metadata=6)) for k in range(7)]
+            frames = [bytearray(mf.build_tag_record(bytes([0x30, k] + [1] * 10), metadata=6)) for k in range(7)]
             frames[bad][12] ^= 0x40
             p = mf.FrameParser(capacity=800)
             got = []
@@ -375,7 +374,7 @@ class TestStreamFastPath(unittest.TestCase):
             frames = []
             for k in range(2 + rnd.next(8)):
                 meta = self.LAYOUTS[rnd.next(len(self.LAYOUTS))]
-                frames.append(bytearray(mr.build_tag_record(bytes([0x30] + [rnd.next(256) for _ in range(11)]),
+                frames.append(bytearray(mf.build_tag_record(bytes([0x30] + [rnd.next(256) for _ in range(11)]),
                                                             metadata=meta)))
             corrupt = rnd.next(3) == 0
             if corrupt:

@@ -7,7 +7,6 @@ import unittest
 import fwtest
 from fwtest import h
 from onecode import mercury_frame as mf
-from onecode import mercury_record as mr
 from onecode.mercury_reader import MercuryReader
 
 
@@ -132,10 +131,10 @@ class TestPoll(unittest.TestCase):
         uart = FakeUart()
         r = MercuryReader(uart)
         bad_record = mf.build_response(0x22, 0, h("10 00 1B 01 FF 02"))
-        uart.inject(mr.build_tag_record(EPC1, antenna=1, rssi=-51)
+        uart.inject(mf.build_tag_record(EPC1, antenna=1, rssi=-51)
                     + mf.build_response(0x22, mf.STATUS_KEEPALIVE)
                     + h("00 13 37")
-                    + mr.build_tag_record(EPC2, antenna=2, rssi=-63)
+                    + mf.build_tag_record(EPC2, antenna=2, rssi=-63)
                     + mf.build_response(0x22, mf.STATUS_TEMPERATURE_THROTTLE)
                     + bad_record
                     + mf.build_response(0x22, mf.STATUS_HIGH_RETURN_LOSS)
@@ -152,7 +151,7 @@ class TestPoll(unittest.TestCase):
     def test_split_frames_across_polls(self):
         uart = FakeUart()
         r = MercuryReader(uart)
-        frame = mr.build_tag_record(EPC1, antenna=2)
+        frame = mf.build_tag_record(EPC1, antenna=2)
         uart.inject(frame[:30])
         self.assertEqual(r.poll(0), [])
         uart.inject(frame[30:])
@@ -161,7 +160,7 @@ class TestPoll(unittest.TestCase):
     def test_truncated_frame_dropped_after_silence(self):
         uart = FakeUart()
         r = MercuryReader(uart, stale_ms=100)
-        uart.inject(mr.build_tag_record(EPC1)[:25] + mf.build_response(0x22, 0x0400))
+        uart.inject(mf.build_tag_record(EPC1)[:25] + mf.build_response(0x22, 0x0400))
         r.poll(0)
         self.assertEqual(r.keepalives, 0)
         r.poll(50)
@@ -173,7 +172,7 @@ class TestPoll(unittest.TestCase):
         uart = FakeUart()
         r = MercuryReader(uart, max_reads=4, max_bytes_per_poll=47 * 6)
         for i in range(10):
-            uart.inject(mr.build_tag_record(EPC1, antenna=1 + i % 2))
+            uart.inject(mf.build_tag_record(EPC1, antenna=1 + i % 2))
         self.assertEqual(len(r.poll(0)), 4)
         self.assertEqual((r.reads, r.dropped_reads), (6, 2))
         self.assertEqual(len(r.poll(1)), 4)
@@ -182,7 +181,7 @@ class TestPoll(unittest.TestCase):
     def test_poll_reuses_its_list(self):
         uart = FakeUart()
         r = MercuryReader(uart)
-        uart.inject(mr.build_tag_record(EPC1))
+        uart.inject(mf.build_tag_record(EPC1))
         first = r.poll(0)
         self.assertIs(r.poll(1), first)
         self.assertEqual(first, [])

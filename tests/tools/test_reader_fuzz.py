@@ -26,7 +26,6 @@ from hypothesis import strategies as st
 
 from onecode import m100_frame as m1
 from onecode import mercury_frame as mf
-from onecode import mercury_record as mr
 from onecode.m100_reader import M100Reader
 from onecode.mercury_reader import MercuryReader
 
@@ -47,7 +46,7 @@ class Mercury:
     strict = False
     header = 0xFF
     specials = (0xFF, 0x00, 0x22, 0x04, 0x01, 0x10)
-    frames = ([mr.build_tag_record(e, rssi=-40 - i, antenna=1 + i % 2) for i, e in enumerate(EPCS)]
+    frames = ([mf.build_tag_record(e, rssi=-40 - i, antenna=1 + i % 2) for i, e in enumerate(EPCS)]
               + [mf.build_response(0x22, mf.STATUS_KEEPALIVE),
                  mf.build_response(0x22, mf.STATUS_TEMPERATURE_THROTTLE),
                  mf.build_response(mf.OP_VERSION, 0, bytes(range(20))),

@@ -20,7 +20,7 @@ import sys
 import time
 
 from onecode import epc as epc_codec
-from onecode import mercury_record as mr
+from onecode import mercury_frame as mf
 from onecode.dedup import Dedup
 from onecode.mercury_reader import MercuryReader
 from onecode.portal import PassDetector
@@ -285,7 +285,7 @@ def _portal_stream(step_ms):
                 r = res[(len(order) // 12) % RESIDENTS]
                 order.append((r, 1, -58))
     # with the metadata the portal asks for (RSSI and antenna): 33-byte records
-    frames = [mr.build_tag_record(e, rssi, ant, metadata=PORTAL_METADATA) for e, ant, rssi in order]
+    frames = [mf.build_tag_record(e, rssi, ant, metadata=PORTAL_METADATA) for e, ant, rssi in order]
     stream = b"".join(frames)
     per_step = READS_PER_S * step_ms // 1000  # records that arrive during one loop step
     ends = []

@@ -17,7 +17,6 @@ import cbor2
 from onecode import barcode, cbor, epc, gs1, ndef
 from onecode import m100_frame as m1
 from onecode import mercury_frame as mf
-from onecode import mercury_record as mr
 from onecode import pn532_frame as pn
 
 MAX_CHUNK = 64
@@ -209,7 +208,7 @@ def seeds(name):
     """Valid inputs of the target's kind (the starting corpus)."""
     tag = epc.encode("urn:epc:id:sgtin:6901234.100001.77", filter=2)
     if name == "mercury":
-        return [b"\x07" + mr.build_tag_record(tag, rssi=-40, antenna=1) + mf.build_response(0x22, mf.STATUS_KEEPALIVE),
+        return [b"\x07" + mf.build_tag_record(tag, rssi=-40, antenna=1) + mf.build_response(0x22, mf.STATUS_KEEPALIVE),
                 b"\x3f" + mf.build_response(mf.OP_VERSION, 0, bytes(range(20)))]
     if name == "m100":
         return [b"\x05" + m1.build_notice(tag) + m1.build_error(m1.ERR_NO_TAG)]

@@ -10,7 +10,6 @@ It must never block, sleep, read a clock or raise on anything the module sends:
 bad records and alarms are counted, not thrown. The constructor does no I/O.
 """
 from onecode import mercury_frame as mf
-from onecode import mercury_record as mr
 from onecode.command_port import CommandPort
 
 
@@ -25,7 +24,7 @@ class MercuryReader(CommandPort):
         CommandPort.__init__(self, uart, max_bytes_per_poll, read_chunk, cmd_timeout_ms, stale_ms, max_queue)
         # room for a chunk beside a partial frame: the records of a poll are CRC-checked as one run
         self._parser = mf.FrameParser(capacity=read_chunk + mf.MAX_DATA + 7)
-        self._record = mr.TagRecord()
+        self._record = mf.TagRecord()
         self._on_frame_cb = self._on_frame
         self._reads = []
         self._now = 0
@@ -137,7 +136,7 @@ class MercuryReader(CommandPort):
         if status == mf.STATUS_OK and len(payload):
             # a record the parser could not take on its fast path: the full parser, which names what is wrong
             try:
-                rec = mr.parse_tag_record(payload, self._record)
+                rec = mf.parse_tag_record(payload, self._record)
             except ValueError:
                 self.bad_records += 1
                 return

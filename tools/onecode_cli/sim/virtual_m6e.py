@@ -12,7 +12,6 @@ It must never be imported by firmware, read the wall clock, or use randomness th
 not seeded: the same scenario and clock always give the same bytes.
 """
 from onecode import mercury_frame as mf
-from onecode import mercury_record as mr
 from onecode_cli.sim.virtual_field import VirtualField
 
 # 20 bytes: bootloader, hardware, firmware date, firmware version, protocols (Gen2).
@@ -73,12 +72,12 @@ class VirtualM6e(VirtualField):
         self._emit(data)
 
     def inject_corrupt_frame(self, epc=b"\xde\xad\xbe\xef" * 3, antenna=1):
-        frame = bytearray(mr.build_tag_record(epc, antenna=antenna))
+        frame = bytearray(mf.build_tag_record(epc, antenna=antenna))
         frame[-1] ^= 0x5A
         self._emit(frame)
 
     def inject_truncated_frame(self, epc=b"\xde\xad\xbe\xef" * 3, keep=20):
-        self._emit(mr.build_tag_record(epc)[:keep])
+        self._emit(mf.build_tag_record(epc)[:keep])
 
     def inject_status(self, status):
         """A LEN-0 stream status frame, e.g. STATUS_TEMPERATURE_THROTTLE."""
@@ -154,7 +153,7 @@ class VirtualM6e(VirtualField):
             for t, antenna, epc, rssi in self._scripted(now):
                 if antenna in self.antennas:
                     self.tags_sent += 1
-                    self._emit(mr.build_tag_record(
+                    self._emit(mf.build_tag_record(
                         epc, rssi=max(-128, min(127, rssi)), antenna=antenna, freq_khz=self._freq_khz(),
                         timestamp_ms=(t - self._start_ms) & 0xFFFFFFFF, phase=self._rand() % 181,
                         metadata=self.metadata))
@@ -186,6 +185,6 @@ class VirtualM6e(VirtualField):
         if self.rssi_jitter:
             rssi += self._rand() % (2 * self.rssi_jitter + 1) - self.rssi_jitter
         self.tags_sent += 1
-        self._emit(mr.build_tag_record(
+        self._emit(mf.build_tag_record(
             epc, rssi=max(-128, min(127, rssi)), antenna=antenna, freq_khz=self._freq_khz(),
             timestamp_ms=(t - self._start_ms) & 0xFFFFFFFF, phase=self._rand() % 181, metadata=self.metadata))
