@@ -52,6 +52,9 @@ control_socket_disable = True
 
 
 def post_worker_init(worker):
-    """After the app is loaded in a worker (imports, database pool): say so, so that
-    the log (and tests/cloud/test_scaleout.py) can tell when it serves."""
+    """After the app is loaded in a worker (imports, database pool): keep its objects
+    out of the collector's full walks (cloud/heap.py), and say so, so that the log
+    (and tests/cloud/test_scaleout.py) can tell when it serves."""
+    from cloud import heap
+    heap.settle()
     worker.log.info("worker ready (pid %s)", worker.pid)

@@ -105,6 +105,8 @@ def serve(url, threads, ready):
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # a deep queue is what a load test makes
     app = create_app({"DATABASE_URL": url})
     app.add_url_rule("/bench/ping", "bench_ping", lambda: "ok")  # this instance only: the ceiling
+    from cloud import heap
+    heap.settle()  # as `onecode cloud serve` does before it serves
     server = waitress.server.create_server(app, host="127.0.0.1", port=0, threads=threads,
                                            connection_limit=1000, backlog=1024, ident="onecode")
     ready.put(int(server.effective_port))

@@ -162,6 +162,8 @@ def _serve(args):
         return _report(exc)
     logging.getLogger("web").info("serving on http://%s:%d (database %s)", args.host, args.port,
                                   app.config["DATABASE_URL"])
+    from cloud import heap
+    heap.settle()  # the app's own objects out of the collector's full walks (cloud/heap.py)
     waitress.serve(app, host=args.host, port=args.port, threads=args.threads, ident="onecode")
     return 0
 
