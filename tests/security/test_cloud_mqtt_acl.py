@@ -16,15 +16,13 @@ import re
 import subprocess
 import time
 
-import paho.mqtt.client as paho
 import pytest
-from tlsbroker import DEV, RunningGateway, device_batch, make_pki, need_mosquitto, wait_until
+from tlsbroker import DEV, MqttClient, RunningGateway, device_batch, make_pki, need_mosquitto, wait_until
 
 from onecode import wire
 from onecode_cli import brokers
 from onecode_cli.main import main as onecode
 from onecode_cli.provisioning import INGEST_USER, cloud_user, set_password
-from protocol.mqtt import tls_context
 
 SITE_A, SITE_B, GW = "site-a", "site-b", "gw-1"
 A, B, BRIDGE = cloud_user("gateway", SITE_A, GW), cloud_user("gateway", SITE_B, GW), cloud_user("bridge", SITE_B)
@@ -52,45 +50,6 @@ def broker_conf(gw_port, worker_port, passwd, acl, pki):
             lines.append(line)
     assert next(ports, None) is None, "the shipped config should have two listeners (gateways, workers)"
     return "\n".join(lines + ["persistence false", "user root"]) + "\n"
-
-
-class Client:
-    """A raw paho client over TLS, recording what happens to it."""
-
-    def __init__(self, port, ca, user=None, password=None, client_id=""):
-        self.events, self.got = queue.Queue(), queue.Queue()
-        c = self.c = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv311)
-        c.tls_set_context(tls_context({"ca": str(ca), "cert": None, "key": None}))
-        if user:
-            c.username_pw_set(user, password)
-        c.on_connect = lambda client, userdata, flags, rc, props: self.events.put(("connack", str(rc)))
-        c.on_disconnect = lambda client, userdata, flags, rc, props: self.events.put(("disconnect", str(rc)))
-        c.on_message = lambda client, userdata, msg: self.got.put((msg.topic, msg.payload))
-        c.reconnect_delay_set(0.2, 1)
-        c.connect("127.0.0.1", port)
-        c.loop_start()
-        self.connack = self.events.get(timeout=10)[1]
-
-    def publish(self, topic, payload, retain=False):
-        self.c.publish(topic, payload, qos=1, retain=retain).wait_for_publish(5)
-
-    def subscribe(self, *topics):
-        done = queue.Queue()
-        self.c.on_subscribe = lambda client, userdata, mid, rcs, props: done.put(mid)
-        for t in topics:
-            self.c.subscribe(t, qos=1)
-            done.get(timeout=5)
-
-    def until(self, marker, timeout=10):
-        """Messages received up to and including `marker` (a topic)."""
-        out = []
-        while not out or out[-1][0] != marker:
-            out.append(self.got.get(timeout=timeout))
-        return out
-
-    def stop(self):
-        self.c.disconnect()
-        self.c.loop_stop()
 
 
 def provision_cli(capsys, passwd, acl, *args):
@@ -126,13 +85,13 @@ class Cloud:
         self.clients = []
 
     def connect(self, who, port=None, **kw):
-        c = Client(port or self.port, self.ca, who, self.pw[who], **kw)
+        c = MqttClient(port or self.port, who, self.pw[who], ca=self.ca, **kw)
         assert c.connack == "Success", (who, c.connack)
         self.clients.append(c)
         return c
 
     def refused(self, user=None, password=None, port=None):
-        c = Client(port or self.port, self.ca, user, password)
+        c = MqttClient(port or self.port, user, password, ca=self.ca)
         c.stop()
         return c.connack == "Not authorized"
 

@@ -10,13 +10,11 @@ is dropped at once; a device cannot knock the gateway off by taking its client i
 """
 import json
 import os
-import queue
 import subprocess
 import time
 
-import paho.mqtt.client as paho
 import pytest
-from tlsbroker import need_mosquitto
+from tlsbroker import MqttClient as Client, need_mosquitto
 
 from onecode import wire
 from onecode_cli import brokers
@@ -48,45 +46,6 @@ def broker_conf(port, passwd, acl):
         lines.append({"password_file": "password_file %s" % passwd, "acl_file": "acl_file %s" % acl,
                       "listener": "listener %d 127.0.0.1" % port}.get(key, line))
     return "\n".join(lines + ["persistence false", "user root"]) + "\n"
-
-
-class Client:
-    """A raw paho client recording what happens to it."""
-
-    def __init__(self, port, user=None, password=None, client_id="", clean=True):
-        self.events, self.got = queue.Queue(), queue.Queue()
-        c = self.c = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=clean,
-                                 protocol=paho.MQTTv311)
-        if user:
-            c.username_pw_set(user, password)
-        c.on_connect = lambda client, userdata, flags, rc, props: self.events.put(("connack", str(rc)))
-        c.on_disconnect = lambda client, userdata, flags, rc, props: self.events.put(("disconnect", str(rc)))
-        c.on_message = lambda client, userdata, msg: self.got.put((msg.topic, msg.payload))
-        c.reconnect_delay_set(0.2, 1)
-        c.connect("127.0.0.1", port)
-        c.loop_start()
-        self.connack = self.events.get(timeout=10)[1]
-
-    def publish(self, topic, payload, retain=False):
-        self.c.publish(topic, payload, qos=1, retain=retain).wait_for_publish(5)
-
-    def subscribe(self, *topics):
-        done = queue.Queue()
-        self.c.on_subscribe = lambda client, userdata, mid, rcs, props: done.put(mid)
-        for t in topics:
-            self.c.subscribe(t, qos=1)
-            done.get(timeout=5)
-
-    def until(self, marker, timeout=10):
-        """Messages received up to and including `marker` (a topic)."""
-        out = []
-        while not out or out[-1][0] != marker:
-            out.append(self.got.get(timeout=timeout))
-        return out
-
-    def stop(self):
-        self.c.disconnect()
-        self.c.loop_stop()
 
 
 def refused(port, user=None, password=None):

@@ -2,25 +2,23 @@
 throwaway PKI made with `onecode tls`, a Mosquitto with TLS listeners and a
 password file, a one-shot MQTT connection attempt that reports how it ended, and the
 real gateway run on an event loop of its own with a device batch to feed it."""
-import asyncio
 import gc
 import queue
 import shutil
 import subprocess
-import threading
-import time
 import warnings
 
 import cbor2
 import paho.mqtt.client as paho
 import pytest
 
-from gateway.service import Gateway
 from onecode import epc
 from onecode_cli import brokers
 from onecode_cli.provisioning import set_password
 from onecode_cli.tls_cmd import make_ca, make_cert
 from protocol.mqtt import parse_url, tls_context, tls_options
+from running_gateway import RunningGateway  # noqa: F401 - the security tests take it from here
+from waiting import wait_until  # noqa: F401 - likewise
 
 
 def need_mosquitto():
@@ -103,18 +101,9 @@ def attempt(url, timeout=10):
         c.loop_stop()
 
 
-# -- the real gateway beside a broker (test_tls, test_cloud_mqtt_acl) ----------------
+# -- a device batch for the real gateway (test_tls, test_cloud_mqtt_acl) -------------
 
 DEV = "door-s"
-
-
-def wait_until(pred, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return
-        time.sleep(0.05)
-    raise AssertionError("timed out after %.0f s waiting for %s" % (timeout, what))
 
 
 def device_batch(seq):
@@ -124,16 +113,43 @@ def device_batch(seq):
          "tags": [{"epc": tag, "n": 2, "rssi": -50, "zones": "oi"}]}]})
 
 
-class RunningGateway:
-    """The real gateway on an event loop of its own (as tests/gateway/gwtest.py does)."""
+class MqttClient:
+    """A raw paho client (TLS when `ca` is given) that records what happens to it:
+    its CONNACK, disconnects, and the messages it receives."""
 
-    def __init__(self, cfg):
-        self.gw = Gateway(cfg)
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_until_complete, args=(self.gw.run(),), daemon=True)
-        self.thread.start()
+    def __init__(self, port, user=None, password=None, client_id="", clean=True, ca=None):
+        self.events, self.got = queue.Queue(), queue.Queue()
+        c = self.c = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=clean,
+                                 protocol=paho.MQTTv311)
+        if ca:
+            c.tls_set_context(tls_context({"ca": str(ca), "cert": None, "key": None}))
+        if user:
+            c.username_pw_set(user, password)
+        c.on_connect = lambda client, userdata, flags, rc, props: self.events.put(("connack", str(rc)))
+        c.on_disconnect = lambda client, userdata, flags, rc, props: self.events.put(("disconnect", str(rc)))
+        c.on_message = lambda client, userdata, msg: self.got.put((msg.topic, msg.payload))
+        c.reconnect_delay_set(0.2, 1)
+        c.connect("127.0.0.1", port)
+        c.loop_start()
+        self.connack = self.events.get(timeout=10)[1]
+
+    def publish(self, topic, payload, retain=False):
+        self.c.publish(topic, payload, qos=1, retain=retain).wait_for_publish(5)
+
+    def subscribe(self, *topics):
+        done = queue.Queue()
+        self.c.on_subscribe = lambda client, userdata, mid, rcs, props: done.put(mid)
+        for t in topics:
+            self.c.subscribe(t, qos=1)
+            done.get(timeout=5)
+
+    def until(self, marker, timeout=10):
+        """Messages received up to and including `marker` (a topic)."""
+        out = []
+        while not out or out[-1][0] != marker:
+            out.append(self.got.get(timeout=timeout))
+        return out
 
     def stop(self):
-        self.loop.call_soon_threadsafe(self.gw.stop)
-        self.thread.join(30)
-        self.loop.close()
+        self.c.disconnect()
+        self.c.loop_stop()
