@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-py test-mpy bench chaos fuzz clean
+.PHONY: setup system-packages demo test test-py test-mpy bench chaos fuzz clean
 
 setup: $(STAMP) node_modules/.package-lock.json
 
@@ -18,6 +18,10 @@ $(STAMP): pyproject.toml requirements.lock
 	$(PY) -m pip install --quiet --upgrade "pip==26.3" "setuptools==84.2.1" "wheel==0.48.0"
 	$(PY) -m pip install --quiet -c requirements.lock -e ".[dev]"
 	touch $(STAMP)
+
+# Debian packages the tests need (mosquitto, chromium, fonts-noto-cjk): apt-get when missing
+system-packages:
+	@bash tools/setup/system-packages.sh
 
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
@@ -32,13 +36,13 @@ demo: setup
 # suite in about 7 minutes instead of 11. PYTEST_WORKERS=0 runs it in one process.
 PYTEST_WORKERS ?= auto
 PYTEST_ARGS := -q -n $(PYTEST_WORKERS) --dist loadfile
-test: setup
+test: setup system-packages
 	@$(VENV)/bin/onecode mpy test --timeout 300 tests/firmware; mpy=$$?; \
 	$(PY) -m pytest $(PYTEST_ARGS) tests; py=$$?; \
 	if [ $$mpy -ne 0 ]; then echo "FAILED: firmware tests on the MicroPython VM (exit $$mpy)"; fi; \
 	test $$py -eq 0 -a $$mpy -eq 0
 
-test-py: setup
+test-py: setup system-packages
 	$(PY) -m pytest $(PYTEST_ARGS) tests
 
 test-mpy: setup

@@ -14,7 +14,7 @@ PG_ADMIN_URL = os.environ.get("ONECODE_TEST_PG", "postgresql://postgres@127.0.0.
 def mosquitto(tmp_path):
     """A Mosquitto broker of this test's own on a free loopback port -> its URL."""
     if not brokers.mosquitto_path():
-        pytest.fail("mosquitto is not installed (.ci/run installs it with apt-get)")
+        pytest.fail("mosquitto is not installed (`make test` installs it: tools/setup/system-packages.sh)")
     port = brokers.free_port()
     proc = brokers.start_mosquitto(port, str(tmp_path / "broker"), stdout=subprocess.DEVNULL,
                                    stderr=subprocess.DEVNULL)

@@ -4,10 +4,11 @@ site: a phone or desktop window with a language preference, go to a page, read a
 fill a field, tap, pick a file, download, collect Content-Security-Policy violations,
 take a screenshot. Plus `serve`, the waitress server the pages come from.
 
-Chromium is the Debian package `chromium` (.ci/run installs it), handed to Playwright
-as `executable_path`: Playwright's own browser download (`playwright install`) is never
-needed. Must never leave the browser or Playwright's driver running: `close()` (the
-fixture's teardown) ends both.
+Chromium is the Debian package `chromium` (`make test` installs it:
+tools/setup/system-packages.sh), handed to Playwright as `executable_path`:
+Playwright's own browser download (`playwright install`) is never needed. Must never
+leave the browser or Playwright's driver running: `close()` (the fixture's teardown)
+ends both.
 """
 import contextlib
 import os

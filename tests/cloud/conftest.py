@@ -112,7 +112,7 @@ def browser():
     one per module."""
     from browser import Chromium, executable
     if executable() is None:
-        pytest.fail("chromium is not installed (.ci/run installs it with apt-get)")
+        pytest.fail("chromium is not installed (`make test` installs it: tools/setup/system-packages.sh)")
     b = Chromium()
     yield b
     b.close()

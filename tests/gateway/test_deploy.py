@@ -118,7 +118,7 @@ def connack(port, user=None, password=None):
 @pytest.fixture
 def site_broker(tmp_path):
     if not brokers.mosquitto_path() or not shutil.which("mosquitto_passwd"):
-        pytest.fail("mosquitto and mosquitto_passwd are needed (.ci/run installs them with apt-get)")
+        pytest.fail("mosquitto and mosquitto_passwd are needed (`make test` installs them: tools/setup/system-packages.sh)")
     port = brokers.free_port()
     users = {"onecode-gateway": "gw-secret", "door-1": "pw-1", "door-2": "pw-2"}
     conf = site_broker_files(tmp_path, port, users)

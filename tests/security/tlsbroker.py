@@ -23,7 +23,7 @@ from waiting import wait_until  # noqa: F401 - likewise
 
 def need_mosquitto():
     if not brokers.mosquitto_path() or not shutil.which("mosquitto_passwd"):
-        pytest.fail("mosquitto and mosquitto_passwd are needed (.ci/run installs them with apt-get)")
+        pytest.fail("mosquitto and mosquitto_passwd are needed (`make test` installs them: tools/setup/system-packages.sh)")
 
 
 def make_pki(folder):

@@ -160,7 +160,7 @@ def test_broker_restart_keeps_what_was_in_flight(tmp_path):
 
 def test_refused_login_backs_off_and_never_crashes(tmp_path):
     if not shutil.which("mosquitto_passwd"):
-        pytest.fail("mosquitto_passwd is needed (.ci/run installs it)")
+        pytest.fail("mosquitto_passwd is needed (`make test` installs it: tools/setup/system-packages.sh)")
     from onecode_cli.provisioning import set_password
     port = brokers.free_port()
     passwd = tmp_path / "passwd"

@@ -24,7 +24,7 @@ SGLN = "urn:epc:id:sgln:6901234.00001.1"
 @pytest.fixture
 def site(tmp_path):
     if not brokers.mosquitto_path() or not shutil.which("mosquitto_passwd"):
-        pytest.fail("mosquitto and mosquitto_passwd are needed (.ci/run installs them with apt-get)")
+        pytest.fail("mosquitto and mosquitto_passwd are needed (`make test` installs them: tools/setup/system-packages.sh)")
     port = brokers.free_port()
     passwd, acl = tmp_path / "onecode.passwd", tmp_path / "onecode.acl"
     set_password(passwd, GATEWAY_USER, "gw-secret")
