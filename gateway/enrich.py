@@ -123,6 +123,14 @@ class Context:
         return found
 
 
+def leaving(step):
+    """True for a (bizStep, disposition) whose goods have left the business location:
+    disposition in_transit, as a shipping pass. Such an event names no bizLocation (the
+    goods are on their way; GS1 EPCIS 2.0 example 9.6.1's shipping event has none), so
+    the cloud shows them in transit, not still at the site."""
+    return step is not None and step[1] == "in_transit"
+
+
 def pass_event(ctx, rec, received_ts, when=None):
     """One pass record -> (ObjectEvent dict, [problem strings]). when: the record's
     (UTC seconds, timeSource, correction ms) from gateway.clock.event_time; None
@@ -142,7 +150,7 @@ def pass_event(ctx, rec, received_ts, when=None):
     step = ctx.steps.get(direction)
     if step:
         ev["bizStep"], ev["disposition"] = step
-    if ctx.biz_location is not None:
+    if ctx.biz_location is not None and not leaving(step):
         ev["bizLocation"] = ctx.biz_location
     ev["onecode:device"] = ctx.dev
     ev["onecode:direction"] = DIRECTION_WORD[direction]
@@ -266,7 +274,7 @@ class _Encoded:
     def __init__(self, ctx, direction):
         step = ctx.steps.get(direction)
         steps = [("bizStep", step[0]), ("disposition", step[1])] if step else []
-        where = [("bizLocation", ctx.biz_location)] if ctx.biz_location is not None else []
+        where = [("bizLocation", ctx.biz_location)] if ctx.biz_location is not None and not leaving(step) else []
         who = [("onecode:device", ctx.dev), ("onecode:direction", DIRECTION_WORD[direction])]
         door = [("onecode:door", ctx.door)] if ctx.door else []
         obj_tail = [("readPoint", ctx.read_point)] + steps + where + who + door

@@ -80,7 +80,9 @@ def events(ctx, rec, received_ts, when=None):
         if disposition:
             ev["disposition"] = disposition
     ev["readPoint"] = ctx.read_point
-    if rec.get("loc"):
+    if ev.get("disposition") == "in_transit":
+        pass  # shipped: on its way, at no business location (gateway.enrich.leaving)
+    elif rec.get("loc"):
         ev["bizLocation"] = {"id": DL + rec["loc"]}
     elif ctx.biz_location is not None:
         ev["bizLocation"] = ctx.biz_location

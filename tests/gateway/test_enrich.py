@@ -45,6 +45,15 @@ def test_outbound_and_unknown_directions():
     assert out["bizStep"] == "shipping" and out["onecode:direction"] == "outbound"
     unk = enrich.record_events("s", "+00:00", "d", INFO, 1, pass_rec(direction="unknown"), 1.0)[0][0]
     assert "bizStep" not in unk and unk["onecode:direction"] == "unknown"
+    # leaving goods are on their way, at no business location (EPCIS 2.0 example 9.6.1);
+    # a pass in, or one of unknown direction, happened at the door's site
+    assert out["disposition"] == "in_transit" and "bizLocation" not in out
+    assert unk["bizLocation"] == {"id": INFO["biz_location"]}
+    outs = enrich.record_events("s", "+00:00", "d", INFO, 1, dict(pass_rec(direction="out"), pallet=SSCC), 1.0)[0]
+    assert [e["type"] for e in outs] == ["ObjectEvent", "AggregationEvent"]
+    assert not [e for e in outs if "bizLocation" in e]
+    kept = dict(INFO, bizstep_out="loading", disposition_out="sellable_accessible")
+    assert enrich.record_events("s", "+00:00", "d", kept, 1, pass_rec(direction="out"), 1.0)[0][0]["bizLocation"]
 
 
 def test_undecodable_epc_is_reported_and_the_rest_kept():
