@@ -32,7 +32,8 @@ DEMO = {
     ],
     "locations": [
         {"sgln": SITE_SGLN, "kind": "factory", "name_zh": "演示工厂（site-1）", "name_en": "Demo factory (site-1)",
-         "site": "site-1", "region": "CN-35"},
+         "site": "site-1", "region": "CN-35", "address": "1 Demo Road, Mawei District, Fuzhou, Fujian, China",
+         "phone": "+86 591 0000 0000"},  # made up; the dock door and line are at the factory's address
         {"sgln": "urn:epc:id:sgln:6901234.00001.1", "kind": "dock_door", "name_zh": "月台门 D1",
          "name_en": "Dock door D1", "parent": SITE_SGLN, "site": "site-1", "region": "CN-35"},
         {"sgln": "urn:epc:id:sgln:6901234.00001.2", "kind": "line", "name_zh": "1 号产线",

@@ -86,6 +86,9 @@ class Location(Base):
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("location.id"), index=True)
     site: Mapped[str | None] = mapped_column(String(64), index=True)  # as in events and gateways
     region: Mapped[str | None] = mapped_column(String(64))  # e.g. ISO 3166-2 "CN-31"
+    # FSMA 204's location description is business name, phone and physical address
+    address: Mapped[str | None] = mapped_column(String(300))  # free text, as it is written locally
+    phone: Mapped[str | None] = mapped_column(String(40))
     parent: Mapped["Location | None"] = relationship(remote_side=[id])
 
 

@@ -8,7 +8,7 @@ written in (later sections refer to earlier ones by their natural keys):
     companies  {code, name_zh, name_en, prefixes: ["6901234"]}
     products   {gtin, name_zh, name_en, description_*, brand_story_*, company,
                 images: [{url | path, alt_zh, alt_en}]}
-    locations  {sgln | gln (+ extension), kind, name_zh, name_en, parent, site, region}
+    locations  {sgln | gln (+ extension), kind, name_zh, name_en, parent, site, region, address, phone}
     suppliers  {code, name_zh, name_en, gln, region}
     raw_lots   {supplier, material, lot, name_zh, name_en, gtin, received}
     batches    {gtin, lot, production_date, expiry_date, line, shift,
@@ -197,7 +197,7 @@ class _Loader:
             "gln": gln, "extension": ext, "kind": e.choice("kind", LOCATION_KINDS),
             "name_zh": e.text("name_zh", 200, required=True), "name_en": e.text("name_en", 200, required=True),
             "parent_id": parent.id if parent else None, "site": e.text("site", 64),
-            "region": e.text("region", 64)})
+            "region": e.text("region", 64), "address": e.text("address", 300), "phone": e.text("phone", 40)})
 
     def suppliers(self, e):
         self.upsert(Supplier, {"code": e.text("code", 64, required=True)}, {
@@ -347,7 +347,8 @@ FIELDS = {
     "companies": ("code", "name_zh", "name_en", "prefixes"),
     "products": ("gtin", "name_zh", "name_en", "description_zh", "description_en", "brand_story_zh",
                  "brand_story_en", "company", "images"),
-    "locations": ("sgln", "gln", "extension", "kind", "name_zh", "name_en", "parent", "site", "region"),
+    "locations": ("sgln", "gln", "extension", "kind", "name_zh", "name_en", "parent", "site", "region",
+                  "address", "phone"),
     "suppliers": ("code", "name_zh", "name_en", "gln", "region"),
     "raw_lots": ("supplier", "material", "lot", "name_zh", "name_en", "gtin", "received"),
     "batches": ("gtin", "lot", "production_date", "expiry_date", "line", "shift", "raw_lots", "documents"),

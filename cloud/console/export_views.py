@@ -7,7 +7,8 @@ audit row saying what was exported and how many rows or events it held. The file
 headers are English by default (the FDA reads them; the page itself is zh or en);
 `file_lang=zh` gives Chinese headers and names instead. The EPCIS document comes
 from the service's own query code (cloud.epcis_query, cloud.epcis_api), never a
-copy of it. Must never export events of sites the operator is not scoped to.
+copy of it; its form and streamed download live in cloud.console.epcis_export_views.
+Must never export events of sites the operator is not scoped to.
 """
 import datetime
 import re
@@ -16,20 +17,14 @@ import tempfile
 from flask import Blueprint, Response, current_app, render_template, request, stream_with_context
 from werkzeug.datastructures import MultiDict
 
-from cloud import epcis_api, epcis_query
-from cloud.console import auth, export_files, fsma_rows
+from cloud.console import auth, epcis_export_views, export_files, fsma_rows
 from cloud.console.text import add
 from cloud.db import get_db
 from cloud.i18n import t
-from cloud.models import Event
 
 bp = Blueprint("exports", __name__, url_prefix="/console/exports")
 NAV = [("exports.index", "export", "ex_nav")]
 PREVIEW_ROWS = 200
-EPCIS_MAX = 10000  # events per document: the capture limit, so the file can be captured again
-# the EPCIS query parameters the form offers (any of them may hold '|'-separated values)
-EPCIS_FIELDS = ("eventType", "EQ_action", "EQ_bizStep", "EQ_disposition", "EQ_readPoint", "EQ_bizLocation",
-                "MATCH_epc", "MATCH_anyEPC", "MATCH_parentID", "MATCH_epcClass", "MATCH_anyEPCClass")
 
 add({
     "ex_nav": {"zh": "导出", "en": "Exports"},
@@ -59,14 +54,6 @@ add({
     "ex_bad_date": {"zh": "日期格式应为 YYYY-MM-DD。", "en": "Dates are written YYYY-MM-DD."},
     "ex_bad_range": {"zh": "结束日期早于开始日期。", "en": "The end date is before the start date."},
     "ex_bad_lot": {"zh": "无法识别的批次：%(msg)s", "en": "Not a lot: %(msg)s"},
-    "ex_epcis": {"zh": "EPCIS 查询文档", "en": "EPCIS query document"},
-    "ex_epcis_hint": {"zh": "按 EPCIS 2.0 查询参数导出事件（EPCISQueryDocument，JSON-LD），最多 %(n)d 个事件；"
-                            "多个值用 | 分隔。",
-                      "en": "The events an EPCIS 2.0 query finds, as an EPCISQueryDocument (JSON-LD), at most "
-                            "%(n)d events; several values separated by |."},
-    "ex_epc_format": {"zh": "标识格式", "en": "Identifier format"},
-    "ex_too_many": {"zh": "查询结果超过 %(n)d 个事件，请缩小范围。", "en": "More than %(n)d events match: narrow the query."},
-    "ex_query_bad": {"zh": "查询参数有误：%(msg)s", "en": "The query is wrong: %(msg)s"},
     "ex_utc": {"zh": "日期和时间均为 UTC。", "en": "Dates and times are UTC."},
 })
 
@@ -106,8 +93,8 @@ def _fsma_query(f):
 def _page(status=200, form=None, eform=None, rows=None, error=None, lang="en"):
     return render_template("console/exports.html", form=form or MultiDict(), eform=eform or MultiDict(), rows=rows,
                            error=error, headers=export_files.headers(lang),
-                           columns=[c for c, _, _ in fsma_rows.COLUMNS], preview=PREVIEW_ROWS, epcis_max=EPCIS_MAX,
-                           epcis_fields=EPCIS_FIELDS, epc_formats=epcis_api.EPC_FORMATS[:2]), status
+                           columns=[c for c, _, _ in fsma_rows.COLUMNS], preview=PREVIEW_ROWS,
+                           **epcis_export_views.form_context()), status
 
 
 def _file_lang(f):
@@ -182,62 +169,7 @@ def fsma204():
                     mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 
 
-def _epcis_args(f):
-    """The form -> the EPCIS query parameters (dates become GE/LT_eventTime)."""
-    args = MultiDict()
-    for name in EPCIS_FIELDS:
-        for value in f.getlist(name):
-            if value.strip():
-                args.add(name, value.strip())
-    start, end = _day(f.get("from")), _day(f.get("to"))
-    if start is not None:
-        args.add("GE_eventTime", start.isoformat() + "Z")
-    if end is not None:
-        args.add("LT_eventTime", (end + datetime.timedelta(days=1)).isoformat() + "Z")
-    return args
-
-
-def _query_all(s, args, sites):
-    """Every event the query finds, page after page through epcis_query.build, at most
-    EPCIS_MAX (ExportProblem beyond)."""
-    args = MultiDict(args)
-    args.setlist("perPage", [str(epcis_query.MAX_PER_PAGE)])
-    out = []
-    while True:
-        stmt, per_page, _ = epcis_query.build(args)
-        if sites is not None:
-            stmt = stmt.where(Event.site.in_(sorted(sites)))
-        page = list(s.scalars(stmt))
-        out.extend(page[:per_page])
-        if len(out) > EPCIS_MAX:
-            raise fsma_rows.ExportProblem(t("ex_too_many", n=EPCIS_MAX))
-        if len(page) <= per_page:
-            return out
-        last = out[-1]
-        args.setlist("nextPageToken", [epcis_query.encode_token(last.event_time, last.id, args)])
-
-
 @bp.route("/epcis", methods=["POST"])
 @auth.requires("export")
 def epcis():
-    f = request.form
-    fmt = f.get("epc_format") if f.get("epc_format") in epcis_api.EPC_FORMATS else "No_Preference"
-    try:
-        args = _epcis_args(f)
-        with _db()() as s:
-            try:
-                events = _query_all(s, args, auth.allowed_sites())
-            except epcis_query.QueryProblem as exc:
-                raise fsma_rows.ExportProblem(t("ex_query_bad", msg=str(exc))) from None
-            resp = epcis_api._query_document(events, fmt)  # the service's own document, not a copy
-            params = {k: args.getlist(k) for k in args}
-            auth.audit(s, "export.epcis", "query", {"query": params, "format": fmt, "events": len(events)})
-            s.commit()
-    except fsma_rows.ExportProblem as exc:
-        return _page(400, eform=f, error=str(exc))
-    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    resp.headers["Content-Disposition"] = 'attachment; filename="epcis-%s.jsonld"' % stamp
-    resp.headers["Cache-Control"] = "no-store"
-    resp.headers["X-Export-Events"] = str(len(events))
-    return resp
-
+    return epcis_export_views.download(request.form, _page)

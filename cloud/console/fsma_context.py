@@ -2,24 +2,29 @@
 events, for the rows of cloud.console.fsma_rows: location descriptions (Places), the
 place of a sourceList or destinationList, the immediate previous source of a receiving
 event, the master-data shipments and business transactions an event refers to,
-transformation inputs, batches' production lines and product names.
+transformation inputs, batches' production lines and raw-material lots, where a lot
+was first made, and product descriptions.
 
 Chunked queries (fsma_lots.CHUNK identifiers at most per statement). Read-only: must
 never write, and never build SQL from strings.
 """
 from collections import defaultdict
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 
 from cloud import trace
-from cloud.console.fsma_lots import CHUNK, DEPTH, INSTANCE_ROLES, chunks
-from cloud.master import Batch, Location, SalesOrder, Shipment, ShipmentUnit
+from cloud.console.fsma_lots import CHUNK, DEPTH, INSTANCE_ROLES, STEP_VALUES, chunks
+from cloud.master import (Batch, Company, Location, RawLot, SalesOrder, Shipment, ShipmentUnit, Supplier, batch_raw_lot,
+                          company_of_gtin)
 from cloud.models import EpcContainment, EpcState, Event, EventBizTx, EventEpc, Product
 
 
 class Places:
-    """Location descriptions from the master data: 'Parent / Name, region (GLN ...)'; an
-    identifier the master data does not know is shown as it is."""
+    """Location descriptions from the master data (21 CFR 1.1310: business name, phone
+    and physical address): 'Parent / Name, region (GLN ...); address; tel. phone', the
+    address and phone of the nearest place up the parents that has them (a dock door
+    is at its factory's address); an identifier the master data does not know is shown
+    as it is."""
 
     def __init__(self, s, lang):
         self.s, self.lang, self.known = s, lang, {}
@@ -46,7 +51,27 @@ class Places:
             text = "%s / %s" % (self.name(loc.parent), text)
         if loc.region:
             text += ", " + loc.region
-        return "%s (GLN %s)" % (text, loc.gln)
+        text = "%s (GLN %s)" % (text, loc.gln)
+        return text + contact(self.lang, *_nearest(loc, "address", "phone"))
+
+
+def contact(lang, address, phone):
+    """'; address; tel. phone' (whichever is known) for the end of a description."""
+    parts = [address] if address else []
+    if phone:
+        parts.append(("电话 " if lang == "zh" else "tel. ") + phone)
+    return "".join("; " + p for p in parts)
+
+
+def _nearest(loc, *fields):
+    """The fields of the nearest place up from loc (itself first) that has any of them."""
+    seen = set()
+    while loc is not None and loc.id not in seen:
+        if any(getattr(loc, f) for f in fields):
+            return tuple(getattr(loc, f) for f in fields)
+        seen.add(loc.id)
+        loc = loc.parent
+    return (None,) * len(fields)
 
 
 def list_place(entries, field):
@@ -143,10 +168,58 @@ def batches(s, lots):
     return out
 
 
-def products(s, lots, lang):
-    gtins = sorted({trace.split_lot_key(k)[0] for k in lots})
+def raw_inputs(s, batch_ids, lang):
+    """{batch id: ['TLC (material, supplier; TLC source: supplier description)']}: the
+    supplier raw-material lots the master data says a batch was made from. A raw lot
+    whose packs carry a GTIN has the TLC (01)gtin(10)lot, otherwise its lot number."""
+    out = defaultdict(list)
+    zh = lang == "zh"
+    q = (select(batch_raw_lot.c.batch_id, RawLot, Supplier).join(RawLot, RawLot.id == batch_raw_lot.c.raw_lot_id)
+         .join(Supplier, Supplier.id == RawLot.supplier_id).order_by(RawLot.lot, RawLot.id))
+    for chunk in chunks(batch_ids):
+        for batch_id, raw, sup in s.execute(q.where(batch_raw_lot.c.batch_id.in_(chunk))):
+            tlc = "(01)%s(10)%s" % (raw.gtin, raw.lot) if raw.gtin else raw.lot
+            what = (raw.name_zh if zh else raw.name_en) or raw.name_en or raw.name_zh or raw.material
+            who = (sup.name_zh if zh else sup.name_en) or sup.name_en
+            source = who + (", " + sup.region if sup.region else "") + (" (GLN %s)" % sup.gln if sup.gln else "")
+            out[batch_id].append("%s (%s; %s %s)" % (tlc, what, "批次代码来源地" if zh else "TLC source", source))
+    return out
+
+
+def first_made(s, lots, sites=None):
+    """{lot key: sgln} where each lot was first packed or made (its earliest
+    commissioning or transformation output), whatever the export's date range."""
+    ee, st = EventEpc.__table__, EpcState.__table__
+    steps = [v for v in STEP_VALUES if v.endswith("commissioning") or v.endswith("transforming")]
+    made = or_(Event.biz_step.in_(steps), Event.event_type == "TransformationEvent")
+    conds = [made, or_(Event.biz_location.is_not(None), Event.read_point.is_not(None))]
+    if sites is not None:
+        conds.append(Event.site.in_(sorted(sites)))
+    cols = (Event.event_time, Event.id, func.coalesce(Event.biz_location, Event.read_point))
+    best = {}
+    for lot in sorted(lots):
+        by_item = (select(*cols).join(ee, ee.c.event_pk == Event.id).join(st, st.c.key == ee.c.key)
+                   .where(st.c.lot_key == lot, ee.c.role.in_(("epc", "output")), *conds))
+        by_class = (select(*cols).join(ee, ee.c.event_pk == Event.id)
+                    .where(ee.c.key == lot, ee.c.role.in_(("class", "output_class")), *conds))
+        for q in (by_item, by_class):
+            row = s.execute(q.order_by(Event.event_time, Event.id).limit(1)).first()
+            if row is not None and (lot not in best or tuple(row[:2]) < best[lot][:2]):
+                best[lot] = tuple(row)
+    return {lot: b[2] for lot, b in best.items()}
+
+
+def products(s, gtins, lang):
+    """{gtin: 'name, brand X'}: the product name and its brand owner (the product's
+    company, else the company whose prefix the GTIN starts with)."""
+    zh = lang == "zh"
     out = {}
-    for chunk in chunks(gtins):
+    for chunk in chunks(set(gtins)):
         for p in s.scalars(select(Product).where(Product.gtin.in_(chunk))):
-            out[p.gtin] = (p.name_zh if lang == "zh" else p.name_en) or p.name_en or p.name_zh
+            name = (p.name_zh if zh else p.name_en) or p.name_en or p.name_zh
+            company = s.get(Company, p.company_id) if p.company_id else company_of_gtin(s, p.gtin)
+            if company is not None:
+                brand = (company.name_zh if zh else company.name_en) or company.name_en
+                name += ("，品牌 " if zh else ", brand ") + brand
+            out[p.gtin] = name
     return out

@@ -160,28 +160,58 @@ def _containers(s, lots, extra):
 
 
 def quantities(s, lots, conds):
-    """{(event pk, lot, side): [quantity, uom]} for the CTE events (conds) naming the
+    """{(event pk, lot, side, uom): quantity} for the CTE events (conds) naming the
     lots: side 'out' (what the event is about, or a transformation's output) or 'in'
-    (a transformation's input)."""
+    (a transformation's input). Counted instances are UNIT; a quantityList entry keeps
+    its own uom (UNIT without one), so kilograms are never added to items."""
     ee, st, e = EventEpc.__table__, EpcState.__table__, Event.__table__
-    qty = defaultdict(lambda: [0, UNIT])
+    qty = Counter()
     q = (select(ee.c.event_pk, ee.c.role, st.c.lot_key, func.count()).join(st, st.c.key == ee.c.key)
          .join(e, e.c.id == ee.c.event_pk)
          .where(st.c.lot_key.in_(lots), st.c.lot_key.is_not(None), ee.c.role.in_(INSTANCE_ROLES), *conds)
          .group_by(ee.c.event_pk, ee.c.role, st.c.lot_key))
     for pk, role, lot, n in s.execute(q):
-        qty[(pk, lot, _side(role))][0] += n
+        qty[(pk, lot, _side(role), UNIT)] += n
+    # an item the event names inside a container it also names (a pass names the cases
+    # and their pallet) is counted once, through the container
+    ct, ee2 = EpcContainment.__table__, EventEpc.__table__.alias("named_parent")
+    q = (select(ee.c.event_pk, ee.c.role, st.c.lot_key, func.count(ee.c.key.distinct()))
+         .join(st, st.c.key == ee.c.key).join(e, e.c.id == ee.c.event_pk)
+         .join(ct, ct.c.child_key == ee.c.key)
+         .join(ee2, (ee2.c.event_pk == ee.c.event_pk) & (ee2.c.key == ct.c.parent_key))
+         .where(st.c.lot_key.in_(lots), st.c.lot_key.is_not(None), ee.c.role.in_(INSTANCE_ROLES),
+                ee2.c.role.in_(INSTANCE_ROLES), *conds)
+         .group_by(ee.c.event_pk, ee.c.role, st.c.lot_key))
+    for pk, role, lot, n in s.execute(q):
+        qty[(pk, lot, _side(role), UNIT)] -= n
     extra = _extra_items(s, lots)
     named = select(ee.c.event_pk, ee.c.role, ee.c.key).join(e, e.c.id == ee.c.event_pk).where(
         ee.c.role.in_(INSTANCE_ROLES), *conds)
-    for chunk in chunks(extra):
-        for pk, role, key in s.execute(named.where(ee.c.key.in_(chunk))):
-            qty[(pk, extra[key], _side(role))][0] += 1
     containers = _containers(s, lots, extra)
+    naming = defaultdict(list)  # container -> [(event pk, role)] of the CTE events naming it
     for chunk in chunks(containers):
         for pk, role, key in s.execute(named.where(ee.c.key.in_(chunk))):
+            naming[key].append((pk, role))
+    by_event = defaultdict(set)  # event pk -> the containers it names
+    for key, named_by in naming.items():
+        for pk, _ in named_by:
+            by_event[pk].add(key)
+    extra_named = []
+    for chunk in chunks(extra):
+        extra_named += s.execute(named.where(ee.c.key.in_(chunk))).all()
+    parents = defaultdict(set)
+    for chunk in chunks(set(naming) | {key for _, _, key in extra_named}):
+        for parent, child in s.execute(select(ct.c.parent_key, ct.c.child_key).where(ct.c.child_key.in_(chunk))):
+            parents[child].add(parent)
+    for pk, role, key in extra_named:
+        if not parents[key] & by_event[pk]:  # else counted through its container below
+            qty[(pk, extra[key], _side(role), UNIT)] += 1
+    for key, named_by in naming.items():
+        for pk, role in named_by:
+            if parents[key] & by_event[pk]:
+                continue  # a case on a pallet the event names too: counted through the pallet
             for lot, n in containers[key].items():
-                qty[(pk, lot, _side(role))][0] += n
+                qty[(pk, lot, _side(role), UNIT)] += n
     class_events = defaultdict(set)
     for chunk in chunks(lots):
         q = (select(ee.c.event_pk, ee.c.key).join(e, e.c.id == ee.c.event_pk)
@@ -194,10 +224,7 @@ def quantities(s, lots, conds):
             for entry in body.get(field) or ():
                 key = class_key(entry.get("epcClass", "")) if isinstance(entry, dict) else None
                 if key in class_events[pk]:
-                    cell = qty[(pk, key, side)]
-                    cell[0] += entry.get("quantity", 0) or 0
-                    if entry.get("uom"):
-                        cell[1] = entry["uom"]
+                    qty[(pk, key, side, entry.get("uom") or UNIT)] += entry.get("quantity", 0) or 0
     return qty
 
 

@@ -6,16 +6,21 @@ CSV and XLSX files are written by cloud.console.export_files. No Flask here:
 cloud.console.export_views serves it.
 
 - bizStep commissioning (the lot code is assigned and the unit labelled) -> initial
-  packing; shipping -> shipping; receiving -> receiving; any TransformationEvent or
-  bizStep transforming -> transformation (one row per output lot, input lots listed);
-  our own bizSteps harvesting, cooling and first_land_based_receiving -> those CTEs.
-- Rows of the same CTE, lot, UTC day, places and reference document are merged
-  (quantities added): a lot commissioned 100 items at a time is one initial-packing
-  row, not a thousand.
+  packing, or transformation when the master data links the lot's batch to supplier
+  raw-material lots; shipping -> shipping; receiving -> receiving; any
+  TransformationEvent or bizStep transforming -> transformation (one row per output
+  lot, each input listed with its product description, quantity and unit); our own
+  bizSteps harvesting, cooling and first_land_based_receiving -> those CTEs.
+- Rows of the same CTE, lot, unit, UTC day, places, inputs and reference document are
+  merged (quantities added, never across units): a lot commissioned 100 items at a
+  time is one initial-packing row, not a thousand.
+- The TLC source is looked up over all dates when the range leaves out the day the
+  lot was packed or made.
 
 Read-only: must never write, and never build SQL from strings.
 """
 import re
+from collections import Counter
 
 from sqlalchemy import select
 
@@ -45,7 +50,7 @@ COLUMNS = (
     ("ship_from", "Ship-from location / immediate previous source", "发货地 / 上一来源"),
     ("ship_to", "Ship-to location", "收货地"),
     ("tlc_source", "TLC source (where the lot code was assigned)", "批次代码来源地"),
-    ("inputs", "Input TLCs (transformation)", "投入批次代码（转化）"),
+    ("inputs", "Transformation inputs: TLC (product description): quantity and unit", "转化投入：批次代码（产品描述）：数量及单位"),
     ("ref_type", "Reference document type", "参考单据类型"),
     ("ref_number", "Reference document number", "参考单据号"),
     ("events", "EPCIS events", "EPCIS 事件数"),
@@ -91,6 +96,22 @@ def _cte_of(event_type, step):
 
 # --- the rows -------------------------------------------------------------------------
 
+def _once_per_pass(qty, events, cte):
+    """qty's items, but one pass through a door counted once: the gateway records it as
+    an ObjectEvent and an AggregationEvent (pallet and cases) at the same time and read
+    point, and both name the same goods. Of the events of one CTE at one time and read
+    point, the one naming most of a lot (per side and unit) stands for them."""
+    best = {}
+    for (pk, lot_key, side, uom), n in qty.items():
+        ev = events.get(pk)
+        if ev is None:
+            continue
+        k = (ev.event_time, ev.read_point, cte[pk], lot_key, side, uom)
+        if k not in best or (n, -pk) > (best[k][1], -best[k][0][0]):
+            best[k] = ((pk, lot_key, side, uom), n)
+    return sorted(best.values(), key=lambda item: item[0][0])
+
+
 def fsma_rows(s, lot=None, start=None, end=None, sites=None, lang="en"):
     """The sheet's rows (dicts keyed by COLUMNS ids), sorted by time, TLC and CTE.
     `lot` a lot key (parse_lot) or None; `start`/`end` naive UTC datetimes (end
@@ -102,7 +123,7 @@ def fsma_rows(s, lot=None, start=None, end=None, sites=None, lang="en"):
     if not lots:
         return []
     qty = fsma_lots.quantities(s, lots, conds)
-    pks = {pk for pk, _, _ in qty}
+    pks = {k[0] for k in qty}
     events = {}
     for chunk in fsma_lots.chunks(pks):
         for ev in s.execute(select(Event.id, Event.event_id, Event.event_type, Event.event_time, Event.biz_step,
@@ -116,6 +137,7 @@ def fsma_rows(s, lot=None, start=None, end=None, sites=None, lang="en"):
     ships = context.shipments(s, moving)
     txs = context.transactions(s, moving | transforms)
     inputs = context.transform_inputs(s, transforms)
+    in_qty = _input_quantities(s, inputs)
     places = context.Places(s, lang)
     sources = {}
     for pk in moving:
@@ -125,21 +147,25 @@ def fsma_rows(s, lot=None, start=None, end=None, sites=None, lang="en"):
             src = context.previous_place(s, events[pk])
         sources[pk] = src
     batches = context.batches(s, lots)
+    made_of = context.raw_inputs(s, {b[0] for b in batches.values()}, lang)
     places.load({ev.read_point for ev in events.values()} | {ev.biz_location for ev in events.values()}
                 | set(sources.values())
                 | {context.list_place((bodies.get(pk) or {}).get("destinationList"), "destination") for pk in moving}
                 | {b[1] for b in batches.values()})
-    products = context.products(s, lots, lang)
+    products = context.products(s, {trace.split_lot_key(k)[0] for k in set(lots).union(*inputs.values())}, lang)
     groups = {}
-    for (pk, lot_key, side), (n, uom) in qty.items():
+    for (pk, lot_key, side, uom), n in _once_per_pass(qty, events, cte):
         kind = cte.get(pk)
         if kind is None or (side == "in" and kind == "transformation") or not n:
             continue
+        raw = made_of.get(batches.get(lot_key, (None,))[0], ()) if kind in ("initial_packing", "transformation") else ()
+        if raw:  # packing a batch made of suppliers' lots is a transformation (1.1350)
+            kind = "transformation"
         ev = events[pk]
         here = ev.biz_location or ev.read_point
         when = ev.event_time.isoformat(sep=" ", timespec="seconds")
         row = {"cte": kind, "lot_key": lot_key, "uom": uom, "date": when[:10], "location": places.describe(here),
-               "ship_from": "", "ship_to": "", "inputs": "", "ref_type": "", "ref_number": ""}
+               "ship_from": "", "ship_to": "", "inputs": (), "ref_type": "", "ref_number": ""}
         body = bodies.get(pk) or {}
         refs = [(k, v) for k, v in txs.get(pk, ())] + [("shipment", sh[0]) for sh in ships.get(pk, ())]
         if refs:
@@ -153,31 +179,75 @@ def fsma_rows(s, lot=None, start=None, end=None, sites=None, lang="en"):
         elif pk in moving:
             row["ship_from"] = places.describe(sources[pk])
             row["ship_to"] = row["location"]
+        ins = ()
         if kind == "transformation":
-            row["inputs"] = "; ".join(element(k) for k in inputs.get(pk, ()) if k != lot_key)
+            ins = tuple(k for k in inputs.get(pk, ()) if k != lot_key)
+            row["inputs"] = ins + tuple(raw)
         key = tuple(row[c] for c in ("cte", "lot_key", "uom", "date", "location", "ship_from", "ship_to", "inputs",
                                      "ref_type", "ref_number"))
         g = groups.get(key)
         first = (when, ev.event_id)
         if g is None:
-            groups[key] = g = dict(row, quantity=0, events=0, first=first)
+            groups[key] = g = dict(row, quantity=0, events=0, first=first, used=Counter())
         g["quantity"] += n
         g["events"] += 1
         g["first"] = min(g["first"], first)
+        for k in ins:
+            g["used"].update({(k, u): m for (p, kk, u), m in in_qty.items() if p == pk and kk == k})
     rows = []
     for g in groups.values():
         gtin, lot_no = trace.split_lot_key(g["lot_key"])
         line = batches.get(g["lot_key"], (None, None))[1]
         rows.append({"cte": CTE_NAMES[g["cte"]][1 if lang == "zh" else 0], "tlc": element(g["lot_key"]),
-                     "gtin": gtin, "lot": lot_no, "product": products.get(gtin) or "GTIN " + gtin,
+                     "gtin": gtin, "lot": lot_no, "product": _product(products, gtin),
                      "quantity": _number(g["quantity"]), "uom": g["uom"], "date": g["date"],
                      "time": g["first"][0][11:19], "location": g["location"], "ship_from": g["ship_from"],
                      "ship_to": g["ship_to"], "tlc_source": places.describe(line) if line else "",
-                     "inputs": g["inputs"], "ref_type": g["ref_type"], "ref_number": g["ref_number"],
-                     "events": g["events"], "first_event": g["first"][1], "_order": CTE_ORDER.index(g["cte"])})
+                     "inputs": _inputs_text(g["inputs"], g["used"], products), "ref_type": g["ref_type"],
+                     "ref_number": g["ref_number"], "events": g["events"], "first_event": g["first"][1],
+                     "_order": CTE_ORDER.index(g["cte"]), "_lot": g["lot_key"]})
     _fill_tlc_source(rows)
+    missing = {r["_lot"] for r in rows if not r["tlc_source"]}
+    if missing:  # packed or made outside the date range asked for
+        found = context.first_made(s, missing, sites)
+        places.load(found.values())
+        for r in rows:
+            if not r["tlc_source"] and r["_lot"] in found:
+                r["tlc_source"] = places.describe(found[r["_lot"]])
     rows.sort(key=lambda r: (r["date"], r["time"], r["tlc"], r.pop("_order"), r["location"]))
+    for r in rows:
+        del r["_lot"]
     return rows
+
+
+def _input_quantities(s, inputs):
+    """{(event pk, input lot, uom): quantity} of the transformations' inputs (their lots
+    may lie upstream of the lots the export covers)."""
+    out = Counter()
+    lots = sorted(set().union(*inputs.values())) if inputs else []
+    for chunk in fsma_lots.chunks(inputs):
+        for (pk, lot_key, side, uom), n in fsma_lots.quantities(s, lots, [Event.id.in_(chunk)]).items():
+            if side == "in":
+                out[(pk, lot_key, uom)] += n
+    return out
+
+
+def _product(products, gtin):
+    return products.get(gtin) or "GTIN " + gtin
+
+
+def _inputs_text(inputs, used, products):
+    """'TLC (product description): 40 KGM; ...' for lot keys, then the master data's
+    raw-lot texts as they are."""
+    out = []
+    for k in inputs:
+        if not trace.is_lot(k):
+            out.append(k)
+            continue
+        text = "%s (%s)" % (element(k), _product(products, trace.split_lot_key(k)[0]))
+        amounts = ", ".join("%s %s" % (_number(n), u) for (kk, u), n in sorted(used.items()) if kk == k and n)
+        out.append(text + (": " + amounts if amounts else ""))
+    return "; ".join(out)
 
 
 def _fill_tlc_source(rows):

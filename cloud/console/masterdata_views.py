@@ -251,4 +251,4 @@ def _link_raw_lot(form, row, entry):
 
 
 # the other master-data pages register their routes on bp when imported
-from cloud.console import order_views, site_views  # noqa: E402,F401
+from cloud.console import order_views, site_views, supplier_views  # noqa: E402,F401

@@ -49,7 +49,8 @@ class OperatorSession(Base):
 
 class LoginAttempt(Base):
     __tablename__ = "login_attempt"
-    __table_args__ = (Index("ix_login_attempt_ip_at", "ip", "at"),)
+    # by address (the 20-in-10-minutes limit) and by name (the lockout, known or not)
+    __table_args__ = (Index("ix_login_attempt_ip_at", "ip", "at"), Index("ix_login_attempt_username_at", "username", "at"))
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     ip: Mapped[str] = mapped_column(String(64))
     username: Mapped[str] = mapped_column(String(64))
@@ -60,7 +61,8 @@ class LoginAttempt(Base):
 class ApiToken(Base):
     """A token for a machine: a gateway, a carrier, or an ERP/WMS integration.
     `scopes` is space-separated (cloud.console.tokens.SCOPES); `subject` names the
-    gateway or carrier it speaks for."""
+    gateway (a registered gateway id; its captures are held to the gateway's site) or
+    the carrier it speaks for."""
     __tablename__ = "api_token"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(100))

@@ -9,7 +9,7 @@ row, nor show or change another site's rows to a scoped operator.
 from flask import request, url_for
 from sqlalchemy import select
 
-from cloud.console import auth
+from cloud.console import auth, text
 from cloud.console.md_common import (F, Form, after_save, bp, check_site, db, form_page, get_or_404, list_page, need,
                                      save, scoped, sgln_of)
 from cloud.i18n import t
@@ -21,7 +21,8 @@ from cloud.master import DEVICE_ROLES, LOCATION_KINDS, Device, Gateway, Location
 LOCATION_FORM = [F("sgln", "md_sgln", fixed=True, hint="md_sgln_hint"), F("gln", "md_gln", fixed=True),
                  F("extension", "md_extension", fixed=True), F("kind", "md_kind", "select", LOCATION_KINDS),
                  F("name_zh", "md_name_zh"), F("name_en", "md_name_en"), F("parent", "md_parent"),
-                 F("site", "md_site"), F("region", "md_region")]
+                 F("site", "md_site"), F("region", "md_region"), F("address", "md_address"), F("phone", "md_phone")]
+text.add({"md_address": {"zh": "地址", "en": "Address"}, "md_phone": {"zh": "电话", "en": "Phone"}})
 
 
 @bp.route("/locations")
@@ -53,7 +54,8 @@ def _location(row):
     if row is not None:
         with db()() as s:
             values = {"sgln": row.sgln, "kind": row.kind, "name_zh": row.name_zh, "name_en": row.name_en,
-                      "parent": sgln_of(s, row.parent_id), "site": row.site or "", "region": row.region or ""}
+                      "parent": sgln_of(s, row.parent_id), "site": row.site or "", "region": row.region or "",
+                      "address": row.address or "", "phone": row.phone or ""}
     form = Form(LOCATION_FORM, values, "location.edit", row is not None)
     if request.method == "POST":
         need("location.edit")
