@@ -1,8 +1,10 @@
 """Tables of the carrier API (migration 0005): carriers' API tokens, the events they
 post about shipments, and the delivery time promised for a shipment.
 
-A token is stored only as the SHA-256 of the random value handed to the carrier
-once (`onecode cloud carrier-token CARRIER`); the value itself is never kept. An
+`carrier_token` holds the carrier tokens of earlier versions, still accepted by the
+carrier API; `onecode cloud carrier-token` now makes scoped console tokens
+(cloud.console.tokens), which can be revoked. A token is stored only as the SHA-256
+of the random value handed to the carrier once; the value itself is never kept. An
 event is stored once however often it is posted (`event_hash` over shipment,
 status, time and place). The promised delivery time lives here, keyed by shipment,
 because the master data has no such field. Must never hold a token in clear.

@@ -7,7 +7,8 @@ types. Must never return an event without its recordTime and eventID, and never
 let a malformed request raise a 500.
 
 Who may call it: a console API token (`oc_...`) with scope `epcis:query` (GET) or
-`epcis:capture` (POST), from anywhere; else the operator APIs' rule (cloud.trace_api):
+`epcis:capture` (POST), from anywhere (a gateway token only for events at its own
+site: `_gateway_guard`); else the operator APIs' rule (cloud.trace_api):
 with API_TOKEN set, that token; without, loopback clients only. The OpenAPI document
 is public.
 """
@@ -37,14 +38,51 @@ def _authorise():
     scoped = tokens.from_header(request.headers.get("Authorization", ""))
     if scoped is not None:
         scope = "epcis:capture" if request.method == "POST" else "epcis:query"
-        if tokens.check(get_db(current_app).Session, scoped, scope) is None:
+        row = tokens.check(get_db(current_app).Session, scoped, scope)
+        if row is None:
             return problem(401, "SecurityException", "this API token is unknown, revoked, expired or lacks the %s "
                            "scope / 此接口令牌无效、已吊销、已过期或没有 %s 权限" % (scope, scope))
+        if row.kind == "gateway" and request.method == "POST":
+            return _gateway_guard(row)
         return None
     refused = trace_api.legacy_guard()
     if refused is not None:
         return problem(refused[0], "SecurityException", "%s / %s" % refused[1:])
     return None
+
+
+def _gateway_guard(row):
+    """A gateway token captures only events at its own site: every event must name a
+    readPoint or bizLocation, and each it names must be a location of the gateway's
+    site in the master data; else 403 and nothing is stored. A body that is not
+    JSON is left to the view to refuse."""
+    from cloud.console import tokens
+    if request.content_length and request.content_length > MAX_BYTES:
+        return None
+    try:
+        doc = json.loads(request.get_data(cache=True))  # the view reads the cached body
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
+    if request.endpoint == "epcis.capture_post":
+        body = doc.get("epcisBody") if isinstance(doc, dict) else None
+        events = body.get("eventList") if isinstance(body, dict) else None
+    else:
+        events = [doc]
+    if not isinstance(events, list):
+        return None
+    with get_db(current_app).Session() as s:
+        site = tokens.gateway_site(s, row)
+        foreign, blind = tokens.foreign_locations(s, site, events)
+    if blind:
+        return problem(403, "SecurityException", "gateway %s: event %d names no readPoint or bizLocation, so its "
+                       "site cannot be checked / 网关 %s：第 %d 个事件没有 readPoint 或 bizLocation，无法确认站点"
+                       % (row.subject, blind[0], row.subject, blind[0]))
+    if foreign:
+        return problem(403, "SecurityException", "gateway %s may capture events only at its site %s; %s is not one "
+                       "of its locations / 网关 %s 只能上传本站点（%s）的事件，%s 不是本站点的位置"
+                       % (row.subject, site or "-", foreign[0], row.subject, site or "-", foreign[0]))
+    return None
+
 
 JSONLD = "application/ld+json"
 EPC_FIELDS = ("epcList", "childEPCs", "inputEPCList", "outputEPCList")

@@ -9,7 +9,8 @@ the audit log every change writes in its own transaction.
   CONSOLE_IDLE_MINUTES) and an absolute one (12 h, CONSOLE_SESSION_HOURS).
 - Every POST/PUT/PATCH/DELETE under /console carries the session's CSRF token (form
   field `csrf_token` or header `X-CSRF-Token`), else 400 and nothing changes.
-- Login: 5 wrong passwords in a row lock the account for 15 minutes; more than 20
+- Login: 5 wrong passwords in a row lock the account for 15 minutes (a name without
+  an account locks the same way, replayed from `login_attempt`); more than 20
   attempts from one address in 10 minutes are refused with 429. Both are counted in
   the database, so they hold across web workers.
 
@@ -26,6 +27,7 @@ import argon2
 from flask import abort, current_app, g, redirect, request, url_for
 from sqlalchemy import func, select, update
 
+from cloud.console.account_text import Refused
 from cloud.console.models import ROLES, AuditEntry, LoginAttempt, Operator, OperatorSession
 from cloud.db import get_db
 from cloud.models import utcnow
@@ -69,7 +71,7 @@ class LoginRefused(Exception):
         self.retry_after = retry_after
 
 
-class PasswordTooWeak(ValueError):
+class PasswordTooWeak(Refused):
     pass
 
 
@@ -79,7 +81,7 @@ def _sha(value):
 
 def hash_password(password):
     if len(password or "") < MIN_PASSWORD:
-        raise PasswordTooWeak("a password needs at least %d characters" % MIN_PASSWORD)
+        raise PasswordTooWeak("acc_password_short", n=MIN_PASSWORD)
     return _hasher.hash(password)
 
 
@@ -98,11 +100,11 @@ def create_operator(s, username, password, role, display_name=None, sites="*"):
     """Add an operator in session `s` -> the row (not committed). Raises ValueError."""
     username = (username or "").strip().lower()
     if not username or len(username) > 64 or not all(c.isalnum() or c in "._-@" for c in username):
-        raise ValueError("a username is 1-64 letters, digits and . _ - @")
+        raise Refused("acc_username_bad")
     if role not in ROLES:
-        raise ValueError("role must be one of %s" % ", ".join(ROLES))
+        raise Refused("acc_role_bad", roles=", ".join(ROLES))
     if s.scalar(select(Operator.id).where(Operator.username == username)) is not None:
-        raise ValueError("operator %r exists" % username)
+        raise Refused("acc_exists", name=username)
     op = Operator(username=username, display_name=display_name or username, password_hash=hash_password(password),
                   role=role, sites=normalise_sites(sites), active=True, failed_logins=0)
     s.add(op)
@@ -134,9 +136,13 @@ def login(username, password, ip):
             raise LoginRefused("rate", retry_after=IP_WINDOW_MINUTES * 60)
         op = s.scalar(select(Operator).where(Operator.username == username))
         good = _verify(op.password_hash if op is not None else _DUMMY, password or "")
+        # a name without an account: its lock comes from its earlier attempts
+        locked_until = _unknown_name_lock(s, username) if op is None else None
         s.add(LoginAttempt(ip=ip, username=username, at=now, ok=bool(good and op is not None)))
         if op is None:
             s.commit()
+            if locked_until is not None and locked_until > now:
+                raise LoginRefused("locked", retry_after=int((locked_until - now).total_seconds()) + 1)
             raise LoginRefused("bad")
         if op.locked_until is not None and op.locked_until > now:
             s.commit()
@@ -164,6 +170,26 @@ def login(username, password, ip):
         s.add(AuditEntry(at=now, operator_id=op.id, username=op.username, action="session.login", ip=ip))
         s.commit()
         return op, value
+
+
+def _unknown_name_lock(s, username):
+    """When a name without an account is locked until (None: not locked), replaying
+    its attempts as an account counts them: LOCK_AFTER failures in a row lock it for
+    LOCK_MINUTES, attempts while locked do not count. So 'locked' never tells an
+    account from a made-up name."""
+    failures, locked_until = 0, None
+    lock_after = _config("CONSOLE_LOCK_AFTER", LOCK_AFTER)
+    for at, ok in s.execute(select(LoginAttempt.at, LoginAttempt.ok).where(LoginAttempt.username == username)
+                            .order_by(LoginAttempt.at, LoginAttempt.id)):
+        if locked_until is not None and locked_until > at:
+            continue
+        if ok:
+            failures = 0
+            continue
+        failures += 1
+        if failures >= lock_after:
+            locked_until, failures = at + datetime.timedelta(minutes=LOCK_MINUTES), 0
+    return locked_until
 
 
 def _load_session():

@@ -6,6 +6,9 @@ row; nothing is cached).
 
 Scopes: `trace:read` (the trace API and verification signals), `carrier:events` (the
 carrier API, for the carrier named in `subject`), `epcis:query`, `epcis:capture`.
+A gateway token names a registered gateway (`subject` = its gateway id); with
+`epcis:capture` it may capture only events whose readPoint and bizLocation are
+locations of that gateway's site (`foreign_locations`).
 Must never store or log a token in clear.
 """
 import datetime
@@ -15,7 +18,9 @@ import secrets
 
 from sqlalchemy import select, update
 
+from cloud.console.account_text import Refused
 from cloud.console.models import TOKEN_KINDS, ApiToken
+from cloud.master import Gateway, Location
 from cloud.models import utcnow
 
 SCOPES = ("trace:read", "carrier:events", "epcis:query", "epcis:capture")
@@ -31,20 +36,25 @@ def issue(s, name, kind, scopes, subject=None, created_by=None, expires=None):
     """Add a token in session `s` -> (row, token in clear). Raises ValueError."""
     name = (name or "").strip()
     if not name or len(name) > 100:
-        raise ValueError("a token needs a name of 1-100 characters")
+        raise Refused("tok_name_bad")
     if kind not in TOKEN_KINDS:
-        raise ValueError("kind must be one of %s" % ", ".join(TOKEN_KINDS))
+        raise Refused("tok_kind_bad", kinds=", ".join(TOKEN_KINDS))
     if isinstance(scopes, str):
         scopes = scopes.replace(",", " ").split()
     scopes = sorted(set(scopes))
     bad = [x for x in scopes if x not in SCOPES]
     if bad or not scopes:
-        raise ValueError("scopes must be some of %s" % ", ".join(SCOPES))
+        raise Refused("tok_scopes_bad", scopes=", ".join(SCOPES))
     subject = (subject or "").strip() or None
     if kind == "carrier" and not subject:
-        raise ValueError("a carrier token names its carrier")
+        raise Refused("tok_carrier_subject")
     if "carrier:events" in scopes and kind != "carrier":
-        raise ValueError("carrier:events is for carrier tokens")
+        raise Refused("tok_carrier_scope")
+    if kind == "gateway":
+        if not subject:
+            raise Refused("tok_gateway_subject")
+        if s.scalar(select(Gateway.id).where(Gateway.gateway_id == subject)) is None:
+            raise Refused("tok_gateway_unknown", gw=subject)
     token = PREFIX + secrets.token_urlsafe(32)
     row = ApiToken(name=name, kind=kind, subject=subject, scopes=" ".join(scopes), token_sha256=digest(token),
                    hint=token[:8], created=utcnow(), created_by=created_by, expires=expires)
@@ -58,6 +68,30 @@ def revoke(s, token_id):
     res = s.execute(update(ApiToken).where(ApiToken.id == token_id, ApiToken.revoked.is_(None))
                     .values(revoked=utcnow()))
     return res.rowcount == 1
+
+
+def gateway_site(s, row):
+    """The site of a gateway token's gateway, else None (not a gateway token, or
+    the gateway is gone from the master data: then nothing is its site)."""
+    if row.kind != "gateway":
+        return None
+    return s.scalar(select(Gateway.site).where(Gateway.gateway_id == row.subject)) or ""
+
+
+def foreign_locations(s, site, events):
+    """The readPoint/bizLocation ids of `events` that are not locations of `site`,
+    and the indexes of events that name neither (their site cannot be shown)."""
+    wanted, blind = {}, []
+    for i, ev in enumerate(events):
+        ids = [(ev.get(f) or {}).get("id") if isinstance(ev, dict) and isinstance(ev.get(f), dict) else None
+               for f in ("readPoint", "bizLocation")]
+        ids = [x for x in ids if isinstance(x, str) and x]
+        if not ids:
+            blind.append(i)
+        wanted.update((x, i) for x in ids)
+    ours = set(s.scalars(select(Location.sgln).where(Location.sgln.in_(list(wanted)), Location.site == site))) \
+        if wanted and site else set()
+    return sorted(set(wanted) - ours), blind
 
 
 def from_header(value):

@@ -10,6 +10,7 @@ from flask import Blueprint, abort, current_app, g, make_response, redirect, ren
 from sqlalchemy import select
 
 from cloud.console import auth, tokens
+from cloud.console.account_text import Refused, action_label
 from cloud.console.models import ROLES, TOKEN_KINDS, ApiToken, AuditEntry, Operator
 from cloud.db import get_db
 from cloud.i18n import t
@@ -90,15 +91,15 @@ def operators():
                                               sites=f.get("sites", "*"))
                     auth.audit(s, "operator.create", op.username, {"role": op.role, "sites": op.sites})
                 else:
-                    op = s.get(Operator, int(f.get("id", "0") or 0))
+                    op = s.get(Operator, _form_id(f))
                     if op is None:
                         abort(404)
                     _change_operator(s, op, f)
                 s.commit()
                 message = t("c_saved")
-            except (ValueError, auth.PasswordTooWeak) as exc:
+            except Refused as exc:
                 s.rollback()
-                error = str(exc)
+                error = exc.shown()
     with _db()() as s:
         rows = s.scalars(select(Operator).order_by(Operator.username)).all()
     return render_template("console/operators.html", rows=rows, roles=ROLES, message=message, error=error,
@@ -108,7 +109,8 @@ def operators():
 def _change_operator(s, op, f):
     action = f.get("action")
     if op.id == g.operator.id and action in ("disable", "role"):
-        raise ValueError("you cannot disable yourself or change your own role")
+        raise Refused("acc_not_self")
+    before = _operator_state(op)
     if action == "disable":
         op.active = False
         auth.end_sessions(s, op.id)
@@ -118,16 +120,26 @@ def _change_operator(s, op, f):
         op.locked_until, op.failed_logins = None, 0
     elif action == "role":
         if f.get("role") not in ROLES:
-            raise ValueError("role must be one of %s" % ", ".join(ROLES))
+            raise Refused("acc_role_bad", roles=", ".join(ROLES))
         op.role, op.sites = f.get("role"), auth.normalise_sites(f.get("sites", "*"))
         auth.end_sessions(s, op.id)  # a new role takes effect at the next login
     elif action == "password":
         op.password_hash = auth.hash_password(f.get("password", ""))
         auth.end_sessions(s, op.id)
     else:
-        raise ValueError("unknown action")
-    auth.audit(s, "operator." + action, op.username,
-               {"role": op.role, "sites": op.sites} if action == "role" else None)
+        raise Refused("acc_unknown_action")
+    # a password is never recorded, only that it changed
+    auth.audit(s, "operator." + action, op.username, {"before": before, "after": _operator_state(op)})
+
+
+def _form_id(f):
+    value = f.get("id", "")
+    return int(value) if value.isdigit() and len(value) < 12 else 0
+
+
+def _operator_state(op):
+    return {"role": op.role, "sites": op.sites, "active": op.active,
+            "locked_until": op.locked_until.isoformat() if op.locked_until else None}
 
 
 @bp.route("/tokens", methods=["GET", "POST"])
@@ -139,9 +151,9 @@ def api_tokens():
         with _db()() as s:
             try:
                 if f.get("action") == "revoke":
-                    tid = int(f.get("id", "0") or 0)
+                    tid = _form_id(f)
                     if not tokens.revoke(s, tid):
-                        raise ValueError("no live token %d" % tid)
+                        raise Refused("tok_not_live", id=tid)
                     auth.audit(s, "token.revoke", tid)
                 else:
                     row, shown = tokens.issue(s, f.get("name"), f.get("kind"), f.getlist("scopes"),
@@ -149,12 +161,13 @@ def api_tokens():
                     auth.audit(s, "token.create", row.id, {"name": row.name, "kind": row.kind, "scopes": row.scopes,
                                                            "subject": row.subject})
                 s.commit()
-            except ValueError as exc:
+            except Refused as exc:
                 s.rollback()
-                error, shown = str(exc), None
+                error, shown = exc.shown(), None
     with _db()() as s:
         rows = s.scalars(select(ApiToken).order_by(ApiToken.id.desc())).all()
-    resp = make_response(render_template("console/tokens.html", rows=rows, kinds=TOKEN_KINDS, scopes=tokens.SCOPES,
+    resp = make_response(render_template("console/tokens.html", rows=rows, kinds=TOKEN_KINDS, kind_keys={"tok_kind_" + k for k in TOKEN_KINDS},
+                                         scopes=tokens.SCOPES,
                                          shown=shown, error=error), 400 if error else 200)
     resp.headers["Cache-Control"] = "no-store"  # the page may show a new token
     return resp
@@ -170,7 +183,7 @@ def audit_log():
     with _db()() as s:
         rows = s.scalars(q).all()
     older = rows[-1].id if len(rows) == AUDIT_PAGE else None
-    return render_template("console/audit.html", rows=rows, older=older)
+    return render_template("console/audit.html", rows=rows, older=older, label=action_label)
 
 
 def _error(status, title, detail):

@@ -71,6 +71,14 @@ text.add({
     "wh_older": {"zh": "更早的投递", "en": "Older deliveries"},
     "wh_back": {"zh": "返回投递日志", "en": "Back to the delivery log"},
 })
+text.add(webhooks.WORDS)
+
+
+def outcome(error, status=None):
+    """A delivery's or attempt's stored error (or non-2xx status) in the page's language."""
+    key, params, detail = webhooks.error_words(error, status)
+    words = t(key, **params) if key else ""
+    return "%s (%s)" % (words, detail) if words and detail else words or detail
 
 
 def _db():
@@ -95,9 +103,9 @@ def subscriptions():
             try:
                 shown, message = _change(s, request.form)
                 s.commit()
-            except ValueError as exc:
+            except webhooks.WebhookProblem as exc:
                 s.rollback()
-                error, shown = str(exc), None
+                error, shown = t(exc.key, **exc.params), None
     with _db()() as s:
         rows = s.scalars(select(WebhookSubscription).order_by(WebhookSubscription.id)).all()
         failing = dict(s.execute(select(WebhookDelivery.subscription_id, func.count())
@@ -125,9 +133,10 @@ def _change(s, f):
         return secret, None
     sub = _subscription(s, f)
     if action == "update":
+        before = {"url": sub.url, "events": sub.events}
         sub.url = webhooks.check_url(f.get("url"), _allow_private())
         sub.events = webhooks.parse_events(f.getlist("events"))
-        auth.audit(s, "webhook.update", sub.id, {"url": sub.url, "events": sub.events})
+        auth.audit(s, "webhook.update", sub.id, {"before": before, "after": {"url": sub.url, "events": sub.events}})
     elif action in ("disable", "enable"):
         sub.active = action == "enable"
         auth.audit(s, "webhook." + action, sub.id)
@@ -137,14 +146,14 @@ def _change(s, f):
         return secret, None
     elif action == "test":
         if not sub.active:
-            raise ValueError("the subscription is disabled")
+            raise webhooks.WebhookProblem("wh_p_disabled")
         event_id = webhooks.enqueue(s, "test", {"message": "test event from the OneCode console",
                                                 "subscription": sub.name, "by": g.operator.username},
                                     subscription_id=sub.id)
         auth.audit(s, "webhook.test", sub.id, {"event": event_id})
         return None, t("wh_test_queued")
     else:
-        raise ValueError("unknown action")
+        raise webhooks.WebhookProblem("wh_p_action")
     return None, t("c_saved")
 
 
@@ -173,7 +182,7 @@ def deliveries():
         args = {k: v for k, v in (("status", status), ("subscription", sub_id)) if v}
         older = url_for("console_webhooks.deliveries", before=rows[-1][0].id, **args)
     return render_template("console/webhook_deliveries.html", rows=rows, subs=subs, statuses=DELIVERY_STATUSES,
-                           status=status, sub_id=sub_id, older=older)
+                           status=status, sub_id=sub_id, older=older, outcome=outcome)
 
 
 @bp.route("/deliveries/<int:pk>", methods=["GET", "POST"])
@@ -203,4 +212,4 @@ def delivery(pk):
     d, ev, sub_name = found
     body = json.dumps(json.loads(ev.body), ensure_ascii=False, indent=2, sort_keys=True)
     return render_template("console/webhook_delivery.html", d=d, ev=ev, sub_name=sub_name, attempts=attempts,
-                           body=body, message=message)
+                           body=body, message=message, outcome=outcome)

@@ -14,7 +14,8 @@ pages (webhook_views) and the `webhooks` command (cloud.cli) call in.
   every retry, for the receiver to drop duplicates). `verify()` is the receiver's side.
 - URLs: http(s) only, no user:password, and no literal private, loopback,
   link-local or otherwise non-global address unless WEBHOOK_ALLOW_PRIVATE is set
-  (`check_url`). Redirects are not followed.
+  (`check_url`, raising WebhookProblem: a words key, zh and en in WORDS). Redirects
+  are not followed. A failed send is logged as "<code>: <detail>" (`error_words`).
 
 Must never send anything before the producer's transaction commits, never send one
 delivery from two deliverers at once, and never log or show a secret after creation.
@@ -30,6 +31,7 @@ import random
 import secrets
 import signal
 import socket
+import ssl
 import threading
 import time
 import urllib.error
@@ -65,25 +67,62 @@ Sub, Delivery = WebhookSubscription, WebhookDelivery
 
 # ---- subscriptions and URLs ----
 
+# Why a value or a send was refused, in both languages (keys registered by webhook_views).
+# `wh_p_*` are form problems (WebhookProblem); `wh_e_*` are delivery-log codes (stored
+# as "<code>: <detail>" in last_error / webhook_attempt.error, see error_words).
+WORDS = {
+    "wh_p_url_length": {"zh": "Webhook 地址应为 1-500 个字符。", "en": "A webhook URL has 1-500 characters."},
+    "wh_p_url_scheme": {"zh": "地址须以 http:// 或 https:// 开头并包含主机名。",
+                        "en": "The URL must start with http:// or https:// and name a host."},
+    "wh_p_url_userinfo": {"zh": "地址中不能含用户名或密码；接收方应校验签名。",
+                          "en": "The URL must not carry a user or password; receivers check the signature."},
+    "wh_p_url_port": {"zh": "地址的端口不是 0-65535 之间的数字。", "en": "The URL's port is not a number from 0 to 65535."},
+    "wh_p_url_private": {"zh": "地址的主机 %(host)s 是内网或本机地址，不允许。",
+                         "en": "The URL's host is a private or loopback address (%(host)s); not allowed."},
+    "wh_p_events": {"zh": "事件须为以下几种中的一种或多种：%(events)s。", "en": "Events must be some of %(events)s."},
+    "wh_p_name": {"zh": "订阅名称应为 1-100 个字符。", "en": "A subscription needs a name of 1-100 characters."},
+    "wh_p_disabled": {"zh": "此订阅已停用。", "en": "The subscription is disabled."},
+    "wh_p_action": {"zh": "未知操作。", "en": "Unknown action."},
+    "wh_e_disabled": {"zh": "订阅已停用，未发送", "en": "The subscription is disabled; not sent"},
+    "wh_e_url": {"zh": "地址不允许，未发送", "en": "The URL is not allowed; not sent"},
+    "wh_e_timeout": {"zh": "接收方 %(s)d 秒内无响应（超时）" % {"s": TIMEOUT_S},
+                     "en": "No answer within %(s)d s (timeout)" % {"s": TIMEOUT_S}},
+    "wh_e_refused": {"zh": "连接被拒绝", "en": "Connection refused"},
+    "wh_e_dns": {"zh": "无法解析主机名", "en": "Host name not found"},
+    "wh_e_tls": {"zh": "TLS/证书错误", "en": "TLS or certificate error"},
+    "wh_e_network": {"zh": "网络错误", "en": "Network error"},
+    "wh_e_http": {"zh": "接收方返回 HTTP %(code)s（非 2xx）", "en": "The receiver answered HTTP %(code)s (not 2xx)"},
+}
+
+
+class WebhookProblem(ValueError):
+    """A refused value: `key` names its words in WORDS, `params` fill them; str() is
+    the English text (logs, CLI)."""
+
+    def __init__(self, key, **params):
+        self.key, self.params = key, params
+        super().__init__(WORDS[key]["en"] % params if params else WORDS[key]["en"])
+
+
 def check_url(url, allow_private=False):
-    """The URL, stripped, if a webhook may be sent there; else ValueError."""
+    """The URL, stripped, if a webhook may be sent there; else WebhookProblem."""
     url = (url or "").strip()
     if not url or len(url) > 500:
-        raise ValueError("a webhook URL has 1-500 characters")
+        raise WebhookProblem("wh_p_url_length")
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError("the URL must start with http:// or https:// and name a host")
+        raise WebhookProblem("wh_p_url_scheme")
     if parts.username or parts.password:
-        raise ValueError("the URL must not carry a user or password; receivers check the signature")
+        raise WebhookProblem("wh_p_url_userinfo")
     try:
         parts.port  # noqa: B018 - raises for a bad port
     except ValueError:
-        raise ValueError("the URL's port is not a number from 0 to 65535") from None
+        raise WebhookProblem("wh_p_url_port") from None
     host = parts.hostname
     addr = _literal_address(host)
     private = host == "localhost" or host.endswith(".localhost") or (addr is not None and not addr.is_global)
     if private and not allow_private:
-        raise ValueError("the URL's host is a private or loopback address (%s); not allowed" % host)
+        raise WebhookProblem("wh_p_url_private", host=host)
     return url
 
 
@@ -105,15 +144,15 @@ def parse_events(events):
         events = events.replace(",", " ").split()
     events = sorted(set(events or ()))
     if not events or any(e not in SUBSCRIBABLE for e in events):
-        raise ValueError("events must be some of %s" % ", ".join(SUBSCRIBABLE))
+        raise WebhookProblem("wh_p_events", events=", ".join(SUBSCRIBABLE))
     return " ".join(events)
 
 
 def create_subscription(s, name, url, events, created_by=None, allow_private=False):
-    """Add a subscription in session `s` -> (row, secret in clear, to show once). ValueError."""
+    """Add a subscription in session `s` -> (row, secret in clear, to show once). WebhookProblem."""
     name = (name or "").strip()
     if not name or len(name) > 100:
-        raise ValueError("a subscription needs a name of 1-100 characters")
+        raise WebhookProblem("wh_p_name")
     secret = new_secret()
     row = Sub(name=name, url=check_url(url, allow_private), events=parse_events(events), secret=secret,
               hint=secret[:10], active=True, created=utcnow(), created_by=created_by)
@@ -356,19 +395,20 @@ def _send_one(Session, pk, owner, now, http, allow_private, max_attempts, rand):
     code = error = None
     final = False
     started = time.monotonic()
-    try:
-        if not active:
-            raise PermissionError("the subscription is disabled")
-        check_url(url, allow_private)
-    except (ValueError, PermissionError) as exc:
-        error, final = str(exc), True
+    if not active:
+        error, final = "disabled: the subscription is disabled", True
     else:
+        try:
+            check_url(url, allow_private)
+        except WebhookProblem as exc:
+            error, final = ("url: %s" % exc)[:300], True
+    if not final:
         ts = int(now.replace(tzinfo=datetime.timezone.utc).timestamp())
         headers.update({"X-OneCode-Timestamp": str(ts), "X-OneCode-Signature": sign(secret, ts, body)})
         try:
             code = int(http(url, body, headers, TIMEOUT_S))
         except Exception as exc:  # noqa: BLE001 - any failure of the receiver is logged and retried
-            error = ("%s: %s" % (type(exc).__name__, exc))[:300]
+            error = ("%s: %s: %s" % (network_error_code(exc), type(exc).__name__, exc))[:300]
     ms = int((time.monotonic() - started) * 1000)
     number = attempts + 1
     values = {"attempts": number, "last_status": code, "last_error": error, "lease_owner": None, "lease_until": None}
@@ -388,6 +428,35 @@ def _send_one(Session, pk, owner, now, http, allow_private, max_attempts, rand):
         s.commit()
     log.info("delivery %s attempt %d: %s", pk, number, code if code is not None else error)
     return outcome
+
+
+def network_error_code(exc):
+    """The delivery-log code (a `wh_e_*` key without its prefix) of a failed send."""
+    reason = getattr(exc, "reason", None)  # urllib's URLError wraps the socket's error
+    for e in (exc, reason):
+        if isinstance(e, (TimeoutError, socket.timeout)) or (isinstance(e, str) and "timed out" in e):
+            return "timeout"
+        if isinstance(e, ConnectionRefusedError):
+            return "refused"
+        if isinstance(e, socket.gaierror):
+            return "dns"
+        if isinstance(e, ssl.SSLError):
+            return "tls"
+    return "network"
+
+
+def error_words(error, status=None):
+    """A delivery's or attempt's outcome for the page -> (words key or None, params, detail):
+    the stored "<code>: <detail>" text, or a non-2xx HTTP status. Text stored before
+    the codes (or of an unknown code) comes back as detail only."""
+    if error:
+        code, sep, detail = error.partition(": ")
+        if sep and "wh_e_" + code in WORDS:
+            return "wh_e_" + code, {}, detail
+        return None, {}, error
+    if status is not None and not 200 <= status < 300:
+        return "wh_e_http", {"code": status}, ""
+    return None, {}, ""
 
 
 def redeliver(s, delivery, now=None):

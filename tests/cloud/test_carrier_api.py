@@ -12,6 +12,7 @@ import consumer_story as story
 from cloud import masterdata
 from cloud.carrier_api import issue_token
 from cloud.carrier_models import CarrierEvent, CarrierToken, ShipmentPromise
+from cloud.console.models import ApiToken
 from cloud.db import get_db
 from cloud.master import Shipment
 from cloud.tracking import progress
@@ -51,9 +52,12 @@ def test_carrier_token_cli_prints_it_once_and_stores_only_its_hash(app, database
     assert main(["cloud", "carrier-token", "SF Express", "--database-url", database_url]) == 0
     token = capsys.readouterr().out.strip()
     assert len(token) >= 40
+    # a console API token (listed, revocable), no longer a row of the old carrier_token table
     with get_db(app).Session() as s:
-        row = s.scalars(select(CarrierToken)).one()
-    assert row.carrier == "SF Express" and row.token_sha256 == hashlib.sha256(token.encode()).hexdigest()
+        row = s.scalars(select(ApiToken)).one()
+        assert s.scalars(select(CarrierToken)).all() == []
+    assert (row.kind, row.subject, row.scopes) == ("carrier", "SF Express", "carrier:events")
+    assert row.token_sha256 == hashlib.sha256(token.encode()).hexdigest()
     assert main(["cloud", "carrier-token", " ", "--database-url", database_url]) == 2
 
 

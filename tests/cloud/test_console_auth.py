@@ -92,6 +92,27 @@ def test_lockout_after_five_wrong_passwords_then_unlock(app, client):
     assert other.post("/console/login", data={"username": "bob", "password": PASSWORD}).status_code == 302
 
 
+def test_an_unknown_username_locks_exactly_like_an_account(app, client):
+    """Five bad tries must not tell an account from a made-up name (user enumeration)."""
+    make_operator(app, "bob", "viewer")
+    answers = {}
+    for name in ("bob", "nobody"):
+        got = [client.post("/console/login?lang=en", data={"username": name, "password": "not it at all"})
+               for _ in range(auth.LOCK_AFTER + 2)]
+        answers[name] = [(r.status_code, r.get_data(as_text=True)) for r in got]
+        assert int(got[-1].headers["Retry-After"]) > 800
+    assert [c for c, _ in answers["bob"]] == [401] * auth.LOCK_AFTER + [403, 403]
+    assert answers["nobody"] == answers["bob"]
+    # the lock ends after LOCK_MINUTES for both, and counting starts again
+    with get_db(app).Session() as s:
+        for row in s.scalars(select(LoginAttempt)):
+            row.at -= datetime.timedelta(minutes=auth.LOCK_MINUTES + 1)
+        s.execute(update(Operator).values(locked_until=utcnow() - datetime.timedelta(seconds=1)))
+        s.commit()
+    for name in ("bob", "nobody"):
+        assert client.post("/console/login", data={"username": name, "password": "still wrong"}).status_code == 401
+
+
 def test_too_many_attempts_from_one_address(app, client):
     app.config["CONSOLE_IP_MAX_ATTEMPTS"] = 3
     make_operator(app, "carol", "viewer")
@@ -196,7 +217,13 @@ def test_admin_creates_an_operator_and_changes_role(app, client):
         wh = s.get(Operator, wh.id)
         entry = s.scalar(select(AuditEntry).where(AuditEntry.action == "operator.role"))
     assert wh.role == "viewer" and wh.sites == "*"
-    assert entry.username == "root" and entry.target == "wh1" and entry.detail == {"role": "viewer", "sites": "*"}
+    assert entry.username == "root" and entry.target == "wh1" and entry.detail["before"]["role"] == "warehouse"
+    assert entry.detail["before"]["sites"] == "fuzhou shanghai"
+    assert (entry.detail["after"]["role"], entry.detail["after"]["sites"]) == ("viewer", "*")
+    # the zh page says why a change is refused in Chinese
+    zh = post(client, "/console/operators?lang=zh", csrf, {"action": "create", "username": "wh2", "password": "short",
+                                                          "role": "warehouse"}).get_data(as_text=True)
+    assert "密码至少需要 10 个字符" in zh and "at least" not in zh
 
 
 def test_site_scope(app):
@@ -284,3 +311,36 @@ def test_cli_adds_the_first_admin_and_manages_tokens(app, database_url, capsys, 
         rows = s.execute(select(AuditEntry.username, AuditEntry.action).where(AuditEntry.username == "cli")
                          .order_by(AuditEntry.id)).all()
     assert [a for _, a in rows] == ["operator.create", "token.create", "token.revoke", "operator.disable"]
+
+
+def test_every_audit_action_written_in_the_code_has_words_in_both_languages():
+    import pathlib
+    import re
+
+    from cloud import i18n
+    from cloud.console.account_text import ACTIONS
+    root = pathlib.Path(__file__).resolve().parents[2]
+    pattern = re.compile(r'(?:audit\(s, |audit_cli\(s, |_audit\(s, |action=)"([a-z_]+\.[a-z_0-9]+)"')
+    written = set()
+    for folder in ("cloud", "tools"):
+        for path in (root / folder).rglob("*.py"):
+            written.update(pattern.findall(path.read_text(encoding="utf-8")))
+    assert {"operator.create", "token.revoke", "recall.confirm", "masterdata.load"} <= written
+    assert sorted(written - set(ACTIONS)) == []
+    for code in ACTIONS:
+        assert all(i18n.TEXT["audit_" + code][lang] for lang in i18n.LANGS)
+
+
+def test_the_audit_page_shows_actions_in_words_with_their_code(app, client):
+    make_operator(app, "root", "admin")
+    csrf = login(client, "root")
+    post(client, "/console/operators", csrf, {"action": "create", "username": "wh1", "password": "a long password",
+                                              "role": "warehouse"})
+    with get_db(app).Session() as s:
+        s.add(AuditEntry(at=utcnow(), username="x", action="future.thing", target="t"))
+        s.commit()
+    zh = client.get("/console/audit?lang=zh").get_data(as_text=True)
+    en = client.get("/console/audit?lang=en").get_data(as_text=True)
+    assert '<span title="operator.create">添加操作员</span> <small><code>operator.create</code></small>' in zh
+    assert '<span title="operator.create">Operator added</span>' in en and "登录" in zh
+    assert "<td><code>future.thing</code></td>" in zh  # an unknown code is shown as it is

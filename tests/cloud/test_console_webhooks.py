@@ -200,7 +200,7 @@ def test_it_gives_up_after_n_tries_and_after_a_day(Session):
         now += datetime.timedelta(hours=1)
     [d] = deliveries(Session)
     assert d.status == "failed" and d.attempts == 3 and d.finished == T0 + datetime.timedelta(hours=2)
-    assert [a[2] for a in attempts(Session, d.id)] == ["ConnectionRefusedError: connection refused"] * 3
+    assert [a[2] for a in attempts(Session, d.id)] == ["refused: ConnectionRefusedError: connection refused"] * 3
     assert webhooks.deliver_due(Session, now, refused, allow_private=True)["failed"] == 0  # stays failed
 
     with Session() as s:
@@ -431,6 +431,9 @@ def test_admin_creates_tests_and_manages_a_subscription(app, client, receiver):
 
     post(client, "/console/webhooks/", csrf, {"action": "update", "id": sub.id, "url": receiver.url + "2",
                                               "events": ["diversion"]})
+    assert audit_rows(app)[-1] == ("webhook.update", str(sub.id), {
+        "before": {"url": receiver.url, "events": "exception recall"},
+        "after": {"url": receiver.url + "2", "events": "diversion"}})
     r = post(client, "/console/webhooks/", csrf, {"action": "rotate", "id": sub.id})
     [after] = subscriptions(app)
     assert after.secret != sub.secret and after.secret in r.get_data(as_text=True)
@@ -495,3 +498,87 @@ def test_onecode_cloud_webhooks_is_a_command(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["cloud", "webhooks", "--help"])
     assert exc.value.code == 0 and "--poll" in capsys.readouterr().out
+
+
+def test_form_problems_are_shown_in_chinese_and_english(app, client):
+    make_operator(app, "root", "admin")
+    csrf = login(client, "root")
+    good = {"action": "create", "name": "x", "url": "https://example.com/", "events": "recall"}
+    cases = (({"url": "http://127.0.0.1:9/x"}, "地址的主机 127.0.0.1 是内网或本机地址", "private or loopback address (127.0.0.1)"),
+             ({"url": "ftp://example.com/"}, "须以 http:// 或 https:// 开头", "must start with http://"),
+             ({"url": "https://u:p@example.com/"}, "不能含用户名或密码", "must not carry a user"),
+             ({"url": "https://example.com:99999/"}, "端口不是", "port is not a number"),
+             ({"url": ""}, "1-500 个字符", "1-500 characters"),
+             ({"name": ""}, "订阅名称应为 1-100 个字符", "needs a name of 1-100"),
+             ({"events": "nope"}, "事件须为以下几种", "Events must be some of"))
+    for change, zh, en in cases:
+        for lang, words in (("zh", zh), ("en", en)):
+            r = post(client, "/console/webhooks/?lang=" + lang, csrf, dict(good, **change))
+            html = r.get_data(as_text=True)
+            assert r.status_code == 400 and words in html, (change, lang)
+    assert subscriptions(app) == []
+    post(client, "/console/webhooks/", csrf, good)
+    [sub] = subscriptions(app)
+    for lang, words in (("zh", "错误：未知操作。"), ("en", "Error: Unknown action.")):
+        r = post(client, "/console/webhooks/?lang=" + lang, csrf, {"action": "explode", "id": sub.id})
+        assert r.status_code == 400 and words in r.get_data(as_text=True)
+    post(client, "/console/webhooks/", csrf, {"action": "disable", "id": sub.id})
+    for lang, words in (("zh", "此订阅已停用。"), ("en", "The subscription is disabled.")):
+        r = post(client, "/console/webhooks/?lang=" + lang, csrf, {"action": "test", "id": sub.id})
+        assert r.status_code == 400 and words in r.get_data(as_text=True)
+    assert "the subscription is disabled" not in r.get_data(as_text=True)  # not the raw English
+
+
+def test_network_failures_get_a_code():
+    import socket
+    import ssl
+    import urllib.error
+    assert webhooks.network_error_code(ConnectionRefusedError()) == "refused"
+    assert webhooks.network_error_code(urllib.error.URLError(ConnectionRefusedError(111, "refused"))) == "refused"
+    assert webhooks.network_error_code(TimeoutError("timed out")) == "timeout"
+    assert webhooks.network_error_code(urllib.error.URLError(socket.timeout("timed out"))) == "timeout"
+    assert webhooks.network_error_code(urllib.error.URLError(socket.gaierror(-2, "Name not known"))) == "dns"
+    assert webhooks.network_error_code(urllib.error.URLError(ssl.SSLError(1, "bad cert"))) == "tls"
+    assert webhooks.network_error_code(OSError("odd")) == "network"
+
+
+def test_the_delivery_log_explains_failures_in_both_languages(app, client, receiver):
+    app.config["WEBHOOK_ALLOW_PRIVATE"] = True
+    Session = get_db(app).Session
+    subscribe(Session, receiver)
+    receiver.codes = [500]
+    with Session() as s:
+        webhooks.enqueue(s, "recall", {"n": 1}, now=T0)
+        s.commit()
+
+    def refused(url, body, headers, timeout):
+        raise ConnectionRefusedError("connection refused")
+
+    def timeout(url, body, headers, timeout):
+        raise TimeoutError("timed out")
+
+    send(Session, T0)  # HTTP 500
+    for failing, hours in ((refused, 1), (timeout, 2)):
+        webhooks.deliver_due(Session, T0 + datetime.timedelta(hours=hours), failing, allow_private=True, rand=MID)
+    [d] = deliveries(Session)
+    with Session() as s:
+        s.get(WebhookSubscription, d.subscription_id).active = False
+        s.commit()
+    webhooks.deliver_due(Session, T0 + datetime.timedelta(hours=3), refused, allow_private=True, rand=MID)
+    make_operator(app, "root", "admin")
+    login(client, "root")
+    zh = client.get("/console/webhooks/deliveries/%d?lang=zh" % d.id).get_data(as_text=True)
+    en = client.get("/console/webhooks/deliveries/%d?lang=en" % d.id).get_data(as_text=True)
+    for words in ("接收方返回 HTTP 500（非 2xx）", "连接被拒绝 (ConnectionRefusedError: connection refused)",
+                  "接收方 10 秒内无响应（超时）", "订阅已停用，未发送"):
+        assert words in zh, words
+    for words in ("The receiver answered HTTP 500 (not 2xx)", "Connection refused (ConnectionRefusedError",
+                  "No answer within 10 s (timeout)", "The subscription is disabled; not sent"):
+        assert words in en, words
+    log = client.get("/console/webhooks/deliveries?lang=zh").get_data(as_text=True)
+    assert "订阅已停用，未发送" in log
+    with Session() as s:  # a row written before the codes is shown as it was stored
+        s.get(WebhookDelivery, d.id).last_error = "URLError: <urlopen error [Errno 111] Connection refused>"
+        s.commit()
+    log = client.get("/console/webhooks/deliveries?lang=zh").get_data(as_text=True)
+    assert "URLError: &lt;urlopen error [Errno 111] Connection refused&gt;" in log

@@ -122,21 +122,47 @@ def _load_master(args):
         return _report(exc)
     if args.files_dir:
         app.config["FILES_DIR"] = args.files_dir
-    return load_master_report(app, args.file)
+    lines = []
+
+    def out(line):
+        lines.append(line)
+        print(line)
+    code = load_master_report(app, args.file, out=out)
+    if code == 0:  # the loader commits its own transaction; the audit row follows it
+        from cloud.db import get_db
+        from onecode_cli.console_cmd import audit_cli
+        with get_db(app).Session() as s:
+            audit_cli(s, "masterdata.load", args.file[-300:], {"result": lines[:-1]})
+            s.commit()
+        get_db(app).dispose()
+    return code
 
 
 def _carrier_token(args):
+    """A scoped console token (kind carrier, scope carrier:events, subject the
+    carrier): listed on the tokens page and revocable. Tokens made by earlier versions
+    (table carrier_token) keep working."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from cloud.carrier_api import issue_token
+    from cloud.console import tokens
+    from cloud.console.account_text import Refused
     from cloud.db import get_db
+    from onecode_cli.console_cmd import audit_cli
     try:
         app = _app(args)
     except BadDatabaseUrl as exc:
         return _report(exc)
+    carrier = (args.carrier or "").strip()
     try:
-        token = issue_token(get_db(app).Session, args.carrier)
-    except ValueError as exc:
+        if not carrier or len(carrier) > 64:
+            raise ValueError("the carrier name must be 1-64 characters, as in the shipments' carrier field")
+        with get_db(app).Session() as s:
+            row, token = tokens.issue(s, ("carrier " + carrier)[:100], "carrier", ["carrier:events"], subject=carrier)
+            audit_cli(s, "token.create", row.id, {"name": row.name, "kind": row.kind, "scopes": row.scopes,
+                                                  "subject": row.subject})
+            s.commit()
+            token_id = row.id
+    except (ValueError, Refused) as exc:
         get_db(app).dispose()
         print("error: %s / 承运商名称须为 1-64 个字符，与发货单的承运商一致" % exc, file=sys.stderr)
         return 2
@@ -148,8 +174,10 @@ def _carrier_token(args):
         return 1
     get_db(app).dispose()
     print(token)
-    print("API token for %s: shown once, only its hash is stored; send it as 'Authorization: Bearer <token>' "
-          "to POST /api/carrier/events / 承运商接口令牌仅显示一次" % args.carrier, file=sys.stderr)
+    print("API token %d for %s: shown once, only its hash is stored; send it as 'Authorization: Bearer <token>' "
+          "to POST /api/carrier/events; revoke it with `onecode cloud token revoke %d` or on the console's tokens "
+          "page / 承运商接口令牌仅显示一次，可用 onecode cloud token revoke %d 或在控制台吊销"
+          % (token_id, carrier, token_id, token_id), file=sys.stderr)
     return 0
 
 

@@ -7,6 +7,7 @@ administrator of a fresh install and for scripts. The same rules as the console 
 import getpass
 import sys
 
+from cloud.console.account_text import Refused
 from cloud.console.models import ROLES, TOKEN_KINDS
 
 
@@ -45,7 +46,8 @@ def register(csub, db_flag, app_of, report):
     c.add_argument("--kind", required=True, choices=TOKEN_KINDS)
     c.add_argument("--scope", action="append", required=True,
                    help="repeatable: trace:read, carrier:events, epcis:query, epcis:capture")
-    c.add_argument("--subject", help="the gateway id or carrier name the token speaks for")
+    c.add_argument("--subject", help="the gateway id (registered in the master data) or carrier name the token "
+                   "speaks for; needed for kinds gateway and carrier")
     c.set_defaults(func=lambda args: _run(args, app_of, report, _create_token))
     r = tsub.add_parser("revoke", help="revoke a token at once / 吊销令牌")
     db_flag(r)
@@ -96,10 +98,15 @@ def _operator(s, username):
     return s.scalar(select(Operator).where(Operator.username == username.strip().lower()))
 
 
-def _audit(s, action, target, detail=None):
+def audit_cli(s, action, target, detail=None):
+    """An audit row for a change made from a shell: the actor is "cli"."""
     from cloud.console.models import AuditEntry
     from cloud.models import utcnow
-    s.add(AuditEntry(at=utcnow(), username="cli", action=action, target=target, detail=detail, ip=None))
+    s.add(AuditEntry(at=utcnow(), username="cli", action=action, target=None if target is None else str(target),
+                     detail=detail, ip=None))
+
+
+_audit = audit_cli
 
 
 def _add(args, s):
@@ -107,8 +114,11 @@ def _add(args, s):
     try:
         op = auth.create_operator(s, args.username, _password(args), args.role, display_name=args.name,
                                   sites=args.sites)
-    except ValueError as exc:  # PasswordTooWeak is one
-        _err(str(exc), "用户名、角色或密码不符合要求（密码至少 %d 个字符）" % auth.MIN_PASSWORD)
+    except Refused as exc:  # PasswordTooWeak is one
+        print("error: %s" % exc.bilingual(), file=sys.stderr)
+        return 2
+    except ValueError as exc:  # the two passwords differ
+        _err(str(exc), "两次输入的密码不一致")
         return 2
     _audit(s, "operator.create", op.username, {"role": op.role, "sites": op.sites})
     s.commit()
@@ -124,8 +134,11 @@ def _passwd(args, s):
         return 2
     try:
         op.password_hash = auth.hash_password(_password(args))
-    except ValueError as exc:
-        _err(str(exc), "密码至少 %d 个字符，且两次输入须一致" % auth.MIN_PASSWORD)
+    except Refused as exc:
+        print("error: %s" % exc.bilingual(), file=sys.stderr)
+        return 2
+    except ValueError as exc:  # the two passwords differ
+        _err(str(exc), "两次输入的密码不一致")
         return 2
     op.failed_logins, op.locked_until = 0, None
     auth.end_sessions(s, op.id)
@@ -162,8 +175,8 @@ def _create_token(args, s):
     from cloud.console import tokens
     try:
         row, token = tokens.issue(s, args.name, args.kind, args.scope, subject=args.subject)
-    except ValueError as exc:
-        _err(str(exc), "令牌名称、类型或权限范围无效")
+    except Refused as exc:
+        print("error: %s" % exc.bilingual(), file=sys.stderr)
         return 2
     _audit(s, "token.create", row.id, {"name": row.name, "kind": row.kind, "scopes": row.scopes,
                                        "subject": row.subject})
