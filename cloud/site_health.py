@@ -31,7 +31,7 @@ class GatewayStatus(Base):
     outbox_in_flight: Mapped[int | None] = mapped_column(Integer)
     outbox_dead: Mapped[int | None] = mapped_column(Integer)
     alarms: Mapped[list | None] = mapped_column(JsonDoc)  # [{code, since, en, zh}]
-    devices: Mapped[list | None] = mapped_column(JsonDoc)  # [{dev, state, role, last_seen_s, journal, alarms}]
+    devices: Mapped[list | None] = mapped_column(JsonDoc)  # [{dev, state, role, last_seen_s, journal, records_in, errors, alarms}]
 
 
 class IngestRejection(Base):

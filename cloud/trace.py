@@ -27,7 +27,12 @@ CHUNK = 900  # identifiers per IN list (SQLite allows 32766 variables; keep stat
 
 
 class TraceProblem(ValueError):
-    """The identifier asked for cannot be traced (HTTP 400 / CLI error)."""
+    """The identifier asked for cannot be traced (HTTP 400 / CLI error): str() is the
+    English text, `en` and `zh` the text in each language."""
+
+    def __init__(self, en, zh):
+        super().__init__(en)
+        self.en, self.zh = en, zh
 
 
 def resolve(text):
@@ -36,7 +41,7 @@ def resolve(text):
     `/00/{sscc}`)."""
     text = (text or "").strip()
     if not text:
-        raise TraceProblem("no identifier given")
+        raise TraceProblem("no identifier given", "未提供追溯码")
     if text.startswith("urn:epc:class:") or text.startswith("urn:epc:idpat:"):
         key = class_key(text)
     elif text.startswith("urn:"):
@@ -48,7 +53,8 @@ def resolve(text):
     else:
         key = None
     if not key or not key.startswith("/") or key == text and text.startswith("urn:"):
-        raise TraceProblem("%r is not an EPC URN or a GS1 Digital Link" % text)
+        raise TraceProblem("%r is not an EPC URN or a GS1 Digital Link" % text,
+                           "%r 不是 EPC URN 或 GS1 数字链接" % text)
     return key
 
 

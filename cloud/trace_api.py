@@ -55,11 +55,13 @@ def _start():
     try:
         return trace.resolve(request.args.get("id", ""))
     except trace.TraceProblem as exc:
-        raise _Bad(str(exc)) from None
+        raise _Bad(exc.en, exc.zh) from None
 
 
 class _Bad(Exception):
-    pass
+    def __init__(self, en, zh=None):
+        super().__init__(en)
+        self.en, self.zh = en, zh or en
 
 
 def _run(fn):
@@ -68,8 +70,8 @@ def _run(fn):
         with get_db(current_app).Session() as s:
             result = fn(s, key)
     except _Bad as exc:
-        return _problem(400, "%s (give id=<EPC URN or GS1 Digital Link>)" % exc,
-                        "无法追溯：%s（请提供 id=EPC URN 或 GS1 数字链接）" % exc)
+        return _problem(400, "%s (give id=<EPC URN or GS1 Digital Link>)" % exc.en,
+                        "无法追溯：%s（请提供 id=EPC URN 或 GS1 数字链接）" % exc.zh)
     return Response(json.dumps(result, ensure_ascii=False), mimetype="application/json")
 
 

@@ -161,7 +161,8 @@ class Backpressure:
         for d in self.health.listing(registry, self.clocks, now)[:256]:
             journal = d["journal"].get("records") if isinstance(d["journal"], dict) else None
             out.append({"dev": d["dev"], "state": "silent" if d["silent"] else d["state"], "role": d["role"],
-                        "last_seen_s": d["last_seen_s"], "journal": journal, "alarms": len(d["alarms"])})
+                        "last_seen_s": d["last_seen_s"], "journal": journal, "records_in": d["records_in"],
+                        "errors": d["errors"], "alarms": len(d["alarms"])})
         return out
 
 

@@ -61,7 +61,7 @@ class DeviceTable:
             d = self.devices[dev] = {"state": None, "status_at": None, "boot": None, "role": None, "fw": None,
                                      "alarms": [], "last_seen": None, "journal": None, "heap": None, "rssi": None,
                                      "reader": None, "records_in": 0,
-                                     "batches_in": 0, "errors_sent": 0, "last_error": None}
+                                     "batches_in": 0, "errors_sent": 0, "errors": 0, "last_error": None}
         return d
 
     def seen(self, dev, now):
@@ -104,10 +104,13 @@ class DeviceTable:
             d["records_in"] += records
             d["batches_in"] += 1
 
-    def error_sent(self, dev, code, text, now):
+    def error_sent(self, dev, code, text, now, records=1):
+        """An error message sent to the device; `records`: how many of its records it
+        is about (a refused message counts one: its records are not known)."""
         d = self._get(dev)
         if d is not None:
             d["errors_sent"] += 1
+            d["errors"] += records
             d["last_error"] = {"code": code, "text": text[:300], "at": now}
 
     def listing(self, registry, clocks, now):
@@ -126,7 +129,7 @@ class DeviceTable:
                 "boot": d.get("boot"), "fw": d.get("fw"), "journal": d.get("journal"),
                 "heap": d.get("heap"), "rssi": d.get("rssi"), "reader": d.get("reader"),
                 "alarms": d.get("alarms", []), "records_in": d.get("records_in", 0),
-                "errors_sent": d.get("errors_sent", 0), "last_error": d.get("last_error"),
+                "errors_sent": d.get("errors_sent", 0), "errors": d.get("errors", 0), "last_error": d.get("last_error"),
                 "clock": c.report() if c is not None else None,
             })
         return out

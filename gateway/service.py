@@ -239,7 +239,7 @@ class Gateway(Backpressure, DeviceServices):
             c["bad_device_time"] += len(p.time_problems)
             more = " (and %d more records)" % (len(p.time_problems) - 1) if len(p.time_problems) > 1 else ""
             log.warning("device %s: %s%s", dev, p.time_problems[0], more)
-            self.send_error(dev, "clock", p.time_problems[0] + more)
+            self.send_error(dev, "clock", p.time_problems[0] + more, records=len(p.time_problems))
         first = (dev, p.epoch) not in self._epochs_seen
         if first:
             self._epochs_seen.add((dev, p.epoch))
@@ -253,10 +253,10 @@ class Gateway(Backpressure, DeviceServices):
             topic = self._ack_topics[dev] = wire.topic(wire.DEVICE_ACK, site=self.site, dev=dev)
         self._publish_site(topic, cbor2.dumps(wire.device_ack(epoch, seq)))
 
-    def send_error(self, dev, code, detail):
+    def send_error(self, dev, code, detail, records=1):
         en, zh = ERRORS.get(code, ("rejected", "已拒收"))
         msg = {"v": wire.VERSION, "code": code, "en": "%s: %s" % (en, detail), "zh": "%s：%s" % (zh, detail)}
-        self.health.error_sent(dev, code, msg["en"], time.time())
+        self.health.error_sent(dev, code, msg["en"], time.time(), records)
         self._publish_site(wire.topic(wire.DEVICE_ERROR, site=self.site, dev=dev),
                            protocol.encode("deviceError", msg))
 

@@ -53,17 +53,26 @@ def _before(t, seconds):
 def gateway_statuses(s, now, sites=None):
     """{(site, gateway): the gateway's latest status}, with its age (from `received`,
     the cloud's clock), `fresh` (received within STATUS_FRESH_S) and `online` (fresh
-    and its state is neither offline nor stopped)."""
+    and its state is neither offline nor stopped). The oldest undelivered event of a
+    gateway not online with events waiting has aged since its status was received:
+    `outbox_oldest_s` is then the reported age plus that time, a lower bound
+    (`oldest_at_least`); `outbox_oldest_reported_s` is the figure as reported."""
     out = {}
     for g in s.scalars(select(GatewayStatus).where(_in_sites(GatewayStatus.site, sites))):
         age = _age_s(now, g.received)
         fresh = age is not None and age <= STATUS_FRESH_S
         alarms = [dict(a, since_at=_from_posix(a.get("since"))) for a in (g.alarms or []) if isinstance(a, dict)]
+        online = fresh and g.state not in DOWN_STATES
+        oldest, at_least = g.outbox_oldest_s, False
+        if oldest is not None and not online and (g.outbox_events or 0) > 0:
+            # nobody reports how the backlog went since: it waits at least this much longer
+            oldest, at_least = oldest + age, True
         out[(g.site, g.gateway_id)] = {
             "state": g.state, "at": g.at, "received": g.received, "age_s": age, "fresh": fresh,
-            "online": fresh and g.state not in DOWN_STATES, "cloud_link": g.cloud_link,
+            "online": online, "cloud_link": g.cloud_link,
             "outbox_events": g.outbox_events, "outbox_in_flight": g.outbox_in_flight,
-            "outbox_dead": g.outbox_dead, "outbox_oldest_s": g.outbox_oldest_s, "alarms": alarms,
+            "outbox_dead": g.outbox_dead, "outbox_oldest_s": oldest, "oldest_at_least": at_least,
+            "outbox_oldest_reported_s": g.outbox_oldest_s, "alarms": alarms,
             "devices": [d for d in (g.devices or []) if isinstance(d, dict) and d.get("dev")]}
     return out
 
@@ -139,6 +148,21 @@ def _gateways(s, now, sites, rows, tl, status, refused):
     return out
 
 
+def _is_count(x):
+    return isinstance(x, int) and not isinstance(x, bool) and x >= 0
+
+
+def device_errors(d):
+    """A device's error rate as its gateway reports it (since the gateway started):
+    records with errors / (records taken + records with errors), a message the
+    gateway refused whole counting one (protocol/wire.schema.json, gatewayStatus
+    devices); None when not reported (a gateway older than these counts)."""
+    taken, refused = d.get("records_in"), d.get("errors")
+    if not (_is_count(taken) and _is_count(refused)):
+        return None
+    return {"records": taken, "refused": refused, "rate": share(refused, taken + refused)}
+
+
 def _devices(s, now, sites, tl, status):
     recent = now - datetime.timedelta(minutes=HEARD_MINUTES)
     reported = {}  # (site, device) -> (gateway, its status, the device as it reported it): the newest status
@@ -155,14 +179,14 @@ def _devices(s, now, sites, tl, status):
         row = {"site": k[0], "device": k[1], "registered": dev is not None, "role": dev.role if dev else None,
                "last_event": r["last"] if r else None, "events": r["events"] if r else 0,
                "heard": bool(r and r["last"] >= recent), "gateway": None, "state": None, "current": False,
-               "last_heard": None, "heard_s": None, "journal": None, "alarms": None}
+               "last_heard": None, "heard_s": None, "journal": None, "alarms": None, "errors": None}
         row["online"] = row["heard"]
         if rep is not None:
             gw, st, d = rep
             heard = _before(st["received"], d.get("last_seen_s"))
             row.update(gateway=gw, state=d.get("state"), current=st["online"], last_heard=heard,
                        heard_s=_age_s(now, heard), journal=d.get("journal"), alarms=d.get("alarms"),
-                       role=row["role"] or d.get("role"))
+                       role=row["role"] or d.get("role"), errors=device_errors(d))
             if st["online"]:  # a current report decides; a stale one only informs
                 row["online"] = d.get("state") == "online"
         out.append(row)
@@ -172,6 +196,12 @@ def _devices(s, now, sites, tl, status):
 def _total(statuses, key, fold=sum):
     values = [st[key] for st in statuses if st[key] is not None]
     return fold(values) if values else None
+
+
+def _oldest_at_least(statuses):
+    """Whether the oldest undelivered age of all is a lower bound (its gateway is not online)."""
+    known = [st for st in statuses if st["outbox_oldest_s"] is not None]
+    return bool(known) and max(known, key=lambda st: st["outbox_oldest_s"])["oldest_at_least"]
 
 
 def nodes(s, now, sites=None, hours=24, rows=None):
@@ -194,6 +224,7 @@ def nodes(s, now, sites=None, hours=24, rows=None):
                "gateways_reporting": len(reporting), "gateways_stale": sum(not st["fresh"] for st in reporting),
                "devices": len(devices), "devices_online": sum(d["online"] for d in devices),
                "oldest_undelivered_s": _total(reporting, "outbox_oldest_s", max),
+               "oldest_at_least": _oldest_at_least(reporting),
                "alarms": [(g["site"], g["gateway"], a) for g in gateways if g["status"] for a in g["status"]["alarms"]],
                "stored": stored, "refused_batches": refused["batches"], "refused_events": refused["events"],
                "refused_uncounted": refused["uncounted"], "ingest_error_rate": share(refused["events"],

@@ -6,7 +6,7 @@ cloud.console.dashboards (traffic, timeliness, dwell, suppliers) and
 cloud.console.dashboard_health (gateways and devices: status, backlog, error rate),
 the SVG from cloud.console.charts. Must never write.
 """
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, current_app, make_response, render_template, request
 from sqlalchemy import select
 
 from cloud.console import auth, charts, dashboard_health, dashboards
@@ -19,6 +19,7 @@ bp = Blueprint("dashboards", __name__, url_prefix="/console/dashboards")
 NAV = [("dashboards.live", "dashboard", "db_dashboards")]
 PAGES = (("dashboards.live", "db_live"), ("dashboards.nodes", "db_nodes"), ("dashboards.dwell", "db_dwell"),
          ("dashboards.suppliers", "db_suppliers"))
+LIVE_REFRESH_S = 30  # the live page reloads itself this often
 
 add({
     "db_dashboards": {"zh": "看板", "en": "Dashboards"},
@@ -82,6 +83,13 @@ add({
     "db_waiting": {"zh": "待发事件", "en": "Events waiting"},
     "db_in_flight": {"zh": "在途批次", "en": "Batches in flight"},
     "db_dead": {"zh": "已搁置事件", "en": "Events set aside"},
+    "db_at_least": {"zh": "至少 %(v)s", "en": "at least %(v)s"},
+    "db_at_least_hint": {"zh": "“至少”：该网关不在线，其积压从最近一次上报起已等待的时长已计入。",
+                         "en": "\"At least\": that gateway is not online; the time since its last status is added, "
+                               "as its backlog has waited that long too."},
+    "db_refresh": {"zh": "本页每 %(n)d 秒自动刷新。", "en": "This page reloads itself every %(n)d s."},
+    "db_device_error_value": {"zh": "%(rate)s（出错 %(refused)d / 接收 %(records)d 条记录）",
+                              "en": "%(rate)s (%(refused)d records with errors, %(records)d taken)"},
     "db_oldest_short": {"zh": "最早未上传", "en": "Oldest undelivered"},
     "db_gs_ok": {"zh": "正常", "en": "OK"},
     "db_gs_alarm": {"zh": "告警", "en": "alarm"},
@@ -132,6 +140,14 @@ add({
         "en": "Gateways: error rate = refused events / (stored events + refused events), over the events stored "
               "and the batches refused in the window; a refused batch whose events could not be counted counts "
               "as 1. EPCIS capture API: error rate = events reported invalid / events submitted."},
+    "db_errors_devices_hint": {
+        "zh": "设备：错误率 = 该设备出错的记录（无法解码的标签、错误的时间；整条消息被拒收时计 1 条）/ （网关接收的记录 + 出错的记录），"
+              "按网关上报的自其启动以来的计数；"
+              "未上报这些计数的网关（旧版本）显示“未上报”。读取点没有单独的错误计数。",
+        "en": "Devices: error rate = the device's records with an error (an undecodable tag, a bad time; a message "
+              "refused whole counts as one) / (records taken + records with errors), "
+              "from the counts since the gateway started that it reports; a gateway that does not report them (an "
+              "older version) says \"not reported\". A read point has no error count of its own."},
     "db_gateway_errors": {"zh": "各网关批次错误率", "en": "Ingest error rate per gateway"},
     "db_refused_batches": {"zh": "拒收批次", "en": "Refused batches"},
     "db_refused_events": {"zh": "拒收事件", "en": "Refused events"},
@@ -208,7 +224,7 @@ def _int_arg(name, default, lo, hi):
 
 def _render(template, **kw):
     return render_template(template, pages=PAGES, charts=charts, pick=pick, when=when, pct=pct,
-                           minutes_text=minutes_text, site_label=site_label, ago=ago, count=count, state_word=state_word,
+                           minutes_text=minutes_text, at_least=at_least, site_label=site_label, ago=ago, count=count, state_word=state_word,
                            heard=dashboards.HEARD_MINUTES,
                            fresh_s=dashboard_health.STATUS_FRESH_S, every_s=dashboard_health.STATUS_EVERY_S, **kw)
 
@@ -239,12 +255,29 @@ def minutes_text(seconds):
     return t("db_minutes", n="%.1f" % (seconds / 60.0)) if seconds is not None else "–"
 
 
+def at_least(text, lower_bound):
+    return t("db_at_least", v=text) if lower_bound else text
+
+
 def hours_text(seconds):
     return "%.1f" % (seconds / 3600.0) if seconds is not None else "–"
 
 
+STEP_WORDS = {  # CBV business steps (GLOSSARY): shown in the page's language, an unknown one as sent
+    "commissioning": ("赋码", "Commissioning"), "receiving": ("收货", "Receiving"), "storing": ("上架", "Storing"),
+    "picking": ("拣货", "Picking"), "shipping": ("发货", "Shipping"), "packing": ("装箱", "Packing"),
+    "unpacking": ("拆箱", "Unpacking"), "loading": ("装车", "Loading"), "unloading": ("卸车", "Unloading"),
+    "departing": ("出发", "Departing"), "arriving": ("到达", "Arriving"), "accepting": ("验收", "Accepting"),
+    "inspecting": ("检验", "Inspecting"), "recalling": ("召回", "Recalling"),
+    "retail_selling": ("零售销售", "Retail selling"), "transforming": ("转化", "Transforming"),
+    "decommissioning": ("注销", "Decommissioning"), "destroying": ("销毁", "Destroying"),
+    "returning": ("退货", "Returning"), "stock_taking": ("盘点", "Stock taking")}
+add({"db_step_" + k: {"zh": zh, "en": en} for k, (zh, en) in STEP_WORDS.items()})
+
+
 def step_label(step):
-    return step or t("db_none")
+    """A business step in the page's language ('receiving' -> 收货 on the zh page)."""
+    return state_word("db_step_", step) if step else t("db_none")
 
 
 def site_label(site):
@@ -276,7 +309,10 @@ def live():
     sites = auth.allowed_sites()
     with _session() as s:
         per_minute, health = dashboard_health.live(s, now, sites)
-    return _render("console/dashboard_live.html", now=now, live=_live_view(per_minute), health=health)
+    resp = make_response(_render("console/dashboard_live.html", now=now, live=_live_view(per_minute), health=health,
+                                 refresh_s=LIVE_REFRESH_S))
+    resp.headers["Refresh"] = str(LIVE_REFRESH_S)  # reloads itself without a script (the CSP forbids scripts)
+    return resp
 
 
 @bp.route("/nodes")
@@ -288,12 +324,31 @@ def nodes():
     with _session() as s:
         health = dashboard_health.nodes(s, now, sites, hours=hours)
     bars, tables = {}, {}
+    errors = _node_errors(health)
     for kind, rows in health["timeliness"].items():
         bars[kind] = [("%s · %s" % (r["node"], site_label(r["site"])), r["share"] * 100) for r in rows]
-        tables[kind] = [[r["node"], site_label(r["site"]), r["events"], r["on_time"], pct(r["share"]), when(r["last"])]
-                        for r in rows]
+        tables[kind] = [[r["node"], site_label(r["site"]), r["events"], r["on_time"], pct(r["share"]),
+                         errors(kind, r["site"], r["node"]), when(r["last"])] for r in rows]
     return _render("console/dashboard_nodes.html", now=now, health=health, hours=hours, bars=bars, tables=tables,
                    kinds=dashboards.NODE_KINDS, pct_of_100=lambda v: "%.1f%%" % v)
+
+
+def _node_errors(health):
+    """(kind, site, node) -> the node's error rate as the page shows it: a gateway's
+    refused events, a device's refused records as its gateway reports them; a read
+    point has none of its own."""
+    gateways = {(g["site"], g["gateway"]): g["errors"]["rate"] for g in health["gateways"]}
+    devices = {(d["site"], d["device"]): d["errors"] for d in health["devices"]}
+
+    def text(kind, site, node):
+        if kind == "gateway":
+            return pct(gateways.get((site, node)))
+        if kind != "device":
+            return "–"
+        e = devices.get((site, node))
+        return t("db_not_reported") if e is None else t("db_device_error_value", rate=pct(e["rate"]),
+                                                        refused=e["refused"], records=e["records"])
+    return text
 
 
 def _product_names(s, gtins):

@@ -28,6 +28,7 @@ from cloud.models import EpcState, utcnow
 from cloud.store import insert_new
 
 LIST_LIMIT = 200  # units listed on the result page; counts and the CSV are complete
+WEBHOOK_LOTS = 200  # lots named in the recall webhook's payload (lots_total, lots_truncated say the rest)
 DL_DOMAIN = "https://id.gs1.org"  # identifiers in the recall events are GS1 Digital Link URIs
 # one namespace for the recall events' ids: uuid5(NS, "recall " + key) is the same
 # whoever confirms and however often, so a second confirmation stores nothing
@@ -39,7 +40,11 @@ CSV_COLUMNS = ("item", "lot", "status", "site", "location", "location_name_zh", 
 
 
 class RecallProblem(ValueError):
-    """The target cannot be recalled as given (the page says why)."""
+    """The target cannot be recalled as given (the page says why, in `en` and `zh`)."""
+
+    def __init__(self, en, zh):
+        super().__init__(en)
+        self.en, self.zh = en, zh
 
 
 @dataclasses.dataclass
@@ -56,10 +61,10 @@ def batch_target(text):
     try:
         key = trace.resolve(text)
     except trace.TraceProblem as exc:
-        raise RecallProblem(str(exc)) from None
+        raise RecallProblem(exc.en, exc.zh) from None
     gl = trace.split_lot_key(key)
     if gl is None:
-        raise RecallProblem("%r is not a batch (GTIN + lot)" % text)
+        raise RecallProblem("%r is not a batch (GTIN + lot)" % text, "%r 不是批次（商品条码 + 批号）" % text)
     return Target("batch", key, "%s / %s" % gl, [key], key)
 
 
@@ -69,7 +74,7 @@ def raw_lot_target(s, raw_id):
     row = s.execute(select(RawLot, Supplier).join(Supplier, Supplier.id == RawLot.supplier_id)
                     .where(RawLot.id == raw_id)).first()
     if row is None:
-        raise RecallProblem("no raw-material lot %r" % raw_id)
+        raise _no_raw_lot(raw_id)
     raw, sup = row
     starts = [trace.lot_key(b.gtin, b.lot) for b in s.scalars(select(Batch).where(Batch.raw_lots.contains(raw)))]
     key = trace.lot_key(raw.gtin, raw.lot) if raw.gtin else "raw_lot:%d" % raw.id
@@ -85,8 +90,12 @@ def target_of(s, kind, value):
         try:
             return raw_lot_target(s, int(value))
         except (TypeError, ValueError):
-            raise RecallProblem("no raw-material lot %r" % value) from None
-    raise RecallProblem("unknown target kind %r" % kind)
+            raise _no_raw_lot(value) from None
+    raise RecallProblem("unknown target kind %r" % kind, "未知的召回对象类型 %r" % kind)
+
+
+def _no_raw_lot(value):
+    return RecallProblem("no raw-material lot %r" % value, "没有原材料批次 %r" % value)
 
 
 # --- computing the affected set --------------------------------------------------------
@@ -136,7 +145,9 @@ class Affected:
                        st.c.disposition, st.c.key))
         if limit is not None:
             q = q.limit(limit)
-        yield from s.connection().execution_options(stream_results=True).execute(q).yield_per(2000)
+        # closed when the caller stops early too (a server-side cursor on PostgreSQL)
+        with s.connection().execution_options(stream_results=True).execute(q) as result:
+            yield from result.yield_per(2000)
 
     def all_units(self, s, limit=None):
         """Every affected item as a Unit: the lots' items in index order, then the
@@ -158,10 +169,15 @@ class Affected:
     def place(self, unit):
         """(site, region, location names) of a unit, from the master data."""
         loc = self.locations.get(unit.location) or {}
-        region = loc.get("region")
-        if region is None and unit.status == "delivered":
-            region = unit.ship[8]  # delivered: at the customer's
-        return loc.get("site"), region, loc.get("name_zh"), loc.get("name_en")
+        return loc.get("site"), region_of(unit, loc), loc.get("name_zh"), loc.get("name_en")
+
+
+def region_of(unit, loc):
+    """Where a unit is now: the customer's region once delivered (its last location is
+    then the shipper's or the store's), else its location's region."""
+    if unit.status == "delivered" and unit.ship[8]:
+        return unit.ship[8]
+    return loc.get("region")
 
 
 def _closure(s, starts):
@@ -175,16 +191,22 @@ def _closure(s, starts):
 
 def _extras(s, lots, instances):
     """Items outside the lots' commissioning records: registered in a reached batch
-    without an event naming the lot, or transformation outputs (as trace.forward)."""
+    without an event naming the lot, or transformation outputs (as trace.forward)
+    -> (their keys, {key: lot key} for those a reached batch registers and no event
+    gives another lot: they count under that batch)."""
     st = EpcState.__table__
-    extra = set(instances)
+    extra, registered = set(instances), {}
     for key in lots:
         gl = trace.split_lot_key(key)
-        q = (select(Item.key).join(Batch, Batch.id == Item.batch_id).outerjoin(st, st.c.key == Item.key)
+        q = (select(Item.key, st.c.lot_key).join(Batch, Batch.id == Item.batch_id)
+             .outerjoin(st, st.c.key == Item.key)
              .where(Batch.gtin == gl[0], Batch.lot == gl[1],
                     or_(st.c.lot_key.is_(None), st.c.lot_key.not_in(lots))))
-        extra.update(s.scalars(q))
-    return extra
+        for item, lot_key in s.execute(q):
+            extra.add(item)
+            if lot_key is None:
+                registered[item] = key
+    return extra, registered
 
 
 def _locations(s):
@@ -246,7 +268,7 @@ class _Counter:
         c["by_status"][status] += n
         c["delivered"] += n if status == "delivered" else 0
         loc = self.locations.get(unit.location) or {}
-        region = loc.get("region") or (unit.ship[8] if status == "delivered" else None)
+        region = region_of(unit, loc)
         place = unit.location or ("in_transit" if status == "in_transit" else "unknown")
         for name, value in (("by_site", loc.get("site") or ""), ("by_region", region or ""),
                             ("by_location", place), ("by_disposition", unit.disposition or "unknown")):
@@ -264,7 +286,7 @@ def compute(s, target, limit=LIST_LIMIT):
     """The affected set of `target` (a Target) -> Affected. Counts are complete; the
     first `limit` units are listed in `.units`. Read-only."""
     lots, instances = _closure(s, target.starts)
-    extras = _extras(s, lots, instances)
+    extras, registered = _extras(s, lots, instances)
     st, lc = EpcState.__table__, trace.LotContainer.__table__
     groups = trace._apart(s, trace._item_groups, lots) if lots else None
     first_states = trace._apart(s, trace._first_level_states, lots) if lots else None
@@ -298,6 +320,7 @@ def compute(s, target, limit=LIST_LIMIT):
     lot_of = {}
     for chunk in trace._chunks(sorted(extras)):
         lot_of.update(s.execute(select(st.c.key, st.c.lot_key).where(st.c.key.in_(chunk))).all())
+    lot_of.update(registered)
     extra_units = _single_units(s, sorted(extras), lot_of, ships) if extras else {}
     for unit in extra_units.values():
         counter.add(unit, 1)
@@ -306,10 +329,11 @@ def compute(s, target, limit=LIST_LIMIT):
     c = counter.c
     by_lot = dict(s.execute(select(st.c.lot_key, func.count()).where(st.c.lot_key.in_(lots))
                             .group_by(st.c.lot_key)).all()) if lots else {}
-    if extras:
-        by_lot["—"] = by_lot.get("—", 0) + len(extras)
+    for key in extras:
+        lot = registered.get(key, "—")
+        by_lot[lot] = by_lot.get(lot, 0) + 1
     pallets = sum(1 for k in containers if k.startswith("/00/"))
-    orders = sorted(c["by_order"].values(), key=lambda o: (-o["items"], o["order"]))
+    orders = sorted((o for o in c["by_order"].values() if o["items"]), key=lambda o: (-o["items"], o["order"]))
     for o in orders:
         o["shipments"] = sorted(o["shipments"])
     # a raw lot's own key is traced from and recalled too, but it is no finished lot
@@ -330,7 +354,8 @@ def compute(s, target, limit=LIST_LIMIT):
 
 
 def _sorted(d):
-    return dict(sorted(d.items(), key=lambda kv: (-kv[1], kv[0])))
+    """Largest first; a place a unit shipped on its own was first counted at is gone."""
+    return dict(sorted(((k, n) for k, n in d.items() if n), key=lambda kv: (-kv[1], kv[0])))
 
 
 def counts_json(affected):
@@ -430,7 +455,8 @@ def confirm(s, affected, seen_computation, operator=None, reason=None, now=None)
         from cloud.console import webhooks
         webhooks.enqueue(s, "recall", {"recall": row.id, "target": affected.target.key,
                                        "label": affected.target.label, "reason": reason or None,
-                                       "lots": affected.lots[:200], "counts": affected.counts,
+                                       "lots": affected.lots[:WEBHOOK_LOTS], "lots_total": len(affected.lots),
+                                       "lots_truncated": len(affected.lots) > WEBHOOK_LOTS, "counts": affected.counts,
                                        "by": operator.username if operator is not None else None},
                          dedupe_key="recall %s %s" % (affected.target.key, affected.computation), now=now)
     return row, stored

@@ -11,6 +11,7 @@ auth.audit in the same transaction.
 """
 import csv
 import io
+import itertools
 
 from flask import (Blueprint, Response, abort, current_app, g, make_response, redirect, render_template, request,
                    stream_with_context, url_for)
@@ -21,7 +22,7 @@ from cloud.console.export_files import safe_cell
 from cloud.console.recall_models import Recall
 from cloud.console.text import add
 from cloud.db import get_db
-from cloud.i18n import t
+from cloud.i18n import pick, t
 from cloud.master import Batch, RawLot, Supplier
 from cloud.models import Product
 
@@ -39,12 +40,17 @@ def _target(s, form):
     return recall.target_of(s, form.get("kind", "batch"), form.get("target", ""))
 
 
-def _visible(affected):
-    """The units the operator may see listed (all, or those at their sites)."""
+def _visible(s, affected):
+    """The units the operator may see listed: the first LIST_LIMIT of all, or of those
+    at their sites (looked for among every affected unit, not only the first listed)."""
     sites = auth.allowed_sites()
     if sites is None:
         return affected.units
-    return [u for u in affected.units if affected.place(u)[0] in sites]
+    units = affected.all_units(s)
+    try:
+        return list(itertools.islice((u for u in units if affected.place(u)[0] in sites), recall.LIST_LIMIT))
+    finally:
+        units.close()  # stops the stream early: its cursor is closed now
 
 
 @bp.route("/")
@@ -69,10 +75,10 @@ def choose():
 
 
 def _result_page(s, target, status=200, message=None, changed=False):
-    affected = recall.compute(s, target)
+    affected = recall.compute(s, target, limit=recall.LIST_LIMIT)
     done = recall.already_recalled(s, affected)
     resp = make_response(render_template(
-        "console/recall_result.html", a=affected, units=_visible(affected), target=target, message=message,
+        "console/recall_result.html", a=affected, units=_visible(s, affected), target=target, message=message,
         changed=changed, done=done, all_sites=auth.allowed_sites() is None), status)
     resp.headers["Cache-Control"] = "no-store"
     return resp
@@ -85,7 +91,7 @@ def result():
         try:
             target = _target(s, request.args)
         except recall.RecallProblem as exc:
-            return _problem(str(exc))
+            return _problem(pick(exc.zh, exc.en))
         return _result_page(s, target)
 
 
@@ -100,7 +106,7 @@ def mock():
         try:
             target = _target(s, request.form)
         except recall.RecallProblem as exc:
-            return _problem(str(exc))
+            return _problem(pick(exc.zh, exc.en))
         affected = recall.compute(s, target, limit=0)
         row = recall.mock(s, affected, g.operator, reason=_reason())
         auth.audit(s, "recall.mock", target.key, {"recall": row.id, "items": affected.counts["items"],
@@ -123,7 +129,9 @@ def confirm():
         try:
             target = _target(s, request.form)
         except recall.RecallProblem as exc:
-            return _problem(str(exc))
+            return _problem(pick(exc.zh, exc.en))
+        if request.form.get("sure") != "1":  # the tick box is required in the form; a bare POST is refused too
+            return _result_page(s, target, status=400, message=t("rc_need_sure"))
         affected = recall.compute(s, target, limit=0)
         try:
             row, stored = recall.confirm(s, affected, request.form.get("computation", ""), g.operator,
@@ -159,7 +167,7 @@ def export():
         try:
             target = _target(s, request.args)
         except recall.RecallProblem as exc:
-            return _problem(str(exc))
+            return _problem(pick(exc.zh, exc.en))
     sites = auth.allowed_sites()
 
     def generate():
@@ -246,6 +254,8 @@ add({
                               "show the recall notice. It cannot be undone from the console."},
     "rc_confirm_check": {"zh": "我已核对以上数量，确认召回", "en": "I have checked the counts above and confirm the recall"},
     "rc_confirm_button": {"zh": "确认召回", "en": "Recall now"},
+    "rc_need_sure": {"zh": "请勾选“我已核对以上数量，确认召回”后再确认；未召回任何商品。",
+                     "en": "Tick \"I have checked the counts above\" before confirming; nothing was recalled."},
     "rc_need_all_sites": {"zh": "召回需要可访问全部站点的账号。", "en": "A recall needs an account with every site."},
     "rc_changed": {"zh": "受影响范围在您查看后发生了变化，请核对新的数量后再次确认。",
                    "en": "The affected set changed since you looked. Check the new counts and confirm again."},

@@ -2,6 +2,7 @@
 consumer pages newest first, the kind filter, counts per product and batch, who may
 see them, zh and en."""
 import datetime
+import re
 import types
 
 import pytest
@@ -99,4 +100,7 @@ def test_alerts_in_chinese_and_english_and_read_only(alerted, client):
     zh = page(client, "?lang=zh")[1]
     assert "Diversion and clone alerts" in en and "Counts by product and batch" in en and "Times are UTC." in en
     assert "窜货与克隆预警" in zh and "按商品和批次统计" in zh and "扫码应用" in zh and "时间均为 UTC。" in zh
+    for html in (en, zh):  # no style, no script, nothing loaded from elsewhere (the CSP)
+        assert "style=" not in html and "<script" not in html
+        assert not re.search(r"""\b(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", html, re.I)
     assert client.post("/console/alerts/").status_code in (400, 405)

@@ -129,7 +129,8 @@ def test_gateways_devices_errors_without_a_status(nodes_app):
     assert (devs["dev-1"]["state"], devs["dev-1"]["journal"], devs["dev-1"]["gateway"]) == (None, None, None)
     assert h["summary"] == {"gateways": 3, "gateways_online": 2, "gateways_reporting": 0, "gateways_stale": 0,
                             "devices": 2, "devices_online": 1, "outbox_events": None, "outbox_in_flight": None,
-                            "outbox_dead": None, "oldest_undelivered_s": None, "alarms": [], "stored": 9,
+                            "outbox_dead": None, "oldest_undelivered_s": None, "oldest_at_least": False, "alarms": [],
+                            "stored": 9,
                             "refused_batches": 0, "refused_events": 0, "refused_uncounted": 0,
                             "ingest_error_rate": 0.0}
     assert h["capture"] == {"jobs": 2, "failed_jobs": 1, "events": 15, "stored": 10, "invalid": 2,
@@ -212,7 +213,8 @@ def test_backlog_and_oldest_per_gateway_and_in_total(health_app):
     assert {k: sm[k] for k in ("gateways", "gateways_online", "gateways_reporting", "gateways_stale",
                                "outbox_events", "outbox_in_flight", "outbox_dead", "oldest_undelivered_s")} == {
         "gateways": 5, "gateways_online": 2, "gateways_reporting": 3, "gateways_stale": 1,
-        "outbox_events": 135, "outbox_in_flight": 3, "outbox_dead": 3, "oldest_undelivered_s": 400.0}
+        "outbox_events": 135, "outbox_in_flight": 3, "outbox_dead": 3, "oldest_undelivered_s": 402.0}
+    # gw-D is offline with events waiting: they have waited 2 s more since (a lower bound)
     assert [(site, gw, al["code"]) for site, gw, al in sm["alarms"]] == [("site-A", "gw-A", "outbox_too_old")]
     with get_db(health_app).Session() as s:  # a minute later gw-A's status is stale too
         later = dashboard_health.nodes(s, NOW + MIN)
@@ -267,7 +269,7 @@ def test_health_is_scoped_to_the_operators_sites(health_app):
     assert [g["gateway"] for g in b["gateways"]] == ["gw-C", "gw-B", "gw-D"]
     assert [d["device"] for d in b["devices"]] == ["dev-5"]
     assert (b["summary"]["outbox_events"], b["summary"]["oldest_undelivered_s"], b["summary"]["alarms"]) == (
-        15, 400.0, [])
+        15, 402.0, [])
     assert (b["summary"]["refused_batches"], b["summary"]["ingest_error_rate"]) == (0, 0.0)
     assert none["gateways"] == [] and none["devices"] == [] and none["summary"]["outbox_events"] is None
 
@@ -445,6 +447,7 @@ def _get(client, path, lang):
 
 def _check_markup(html):
     assert "style=" not in html and "<style" not in html and "<script" not in html
+    assert not re.search(r"""\b(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", html, re.I), "an external reference"
     for svg in re.findall(r"<svg.*?</svg>", html, re.S):
         assert 'role="img"' in svg and "aria-label=" in svg and "<title>" in svg
 

@@ -8,7 +8,7 @@ import json
 import re
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 import consumer_story as story
 from console_support import csrf_of, login, make_operator, post
@@ -200,7 +200,7 @@ def test_a_changed_set_is_noticed(seeded, client):
     csrf = login(client, "quinn")
     before = n_events(seeded)
     r = post(client, "/console/recall/confirm", csrf, {"kind": "batch", "target": story.LOT_L1,
-                                                       "computation": "0" * 32, "lang": "en"})
+                                                       "computation": "0" * 32, "lang": "en", "sure": "1"})
     assert r.status_code == 409
     assert "The affected set changed since you looked" in r.get_data(as_text=True) or \
         "受影响范围在您查看后发生了变化" in r.get_data(as_text=True)
@@ -285,8 +285,92 @@ def test_pages_in_chinese_and_english(seeded, client):
                                                                   "lang": lang}).get_data(as_text=True)
         assert all(w in html for w in words), lang
         assert "style=" not in html and "<script" not in html
+        assert not re.search(r"""\b(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", html, re.I)  # nothing external
     hist = client.get("/console/recall/history?lang=zh").get_data(as_text=True)
     assert "召回记录" in hist and "时间均为 UTC" in hist
     bad = client.get("/console/recall/result?kind=batch&target=hello&lang=en")
     assert bad.status_code == 400 and "Cannot recall" in bad.get_data(as_text=True)
     assert csrf_of(client, "/console/recall/")
+
+
+# --- the confirmation tick box, scoped listing, bilingual problems, webhook lots ------------
+
+def test_a_confirmation_without_the_tick_box_is_refused(seeded, client):
+    make_operator(seeded, "quinn", "quality")
+    csrf = login(client, "quinn")
+    before = n_events(seeded)
+    form = {"kind": "batch", "target": story.LOT_L1, "computation": computation_of_any(seeded)}
+    for sure, lang, words in ((None, "en", "Tick \"I have checked the counts above\""),
+                              ("", "zh", "请勾选“我已核对以上数量，确认召回”"), ("0", "en", "nothing was recalled")):
+        data = dict(form, **({} if sure is None else {"sure": sure}))
+        r = post(client, "/console/recall/confirm?lang=" + lang, csrf, data)
+        assert r.status_code == 400 and words in r.get_data(as_text=True).replace("&#34;", '"'), (sure, lang)
+    assert n_events(seeded) == before and rows_of(seeded, Recall) == []
+    assert rows_of(seeded, AuditEntry, action="recall.confirm") == []
+    assert verdict(client, ITEM4) == "genuine"
+
+
+def _site_of(app, sgln, site):
+    from cloud.master import Location
+    with get_db(app).Session() as s:
+        s.execute(update(Location).where(Location.sgln == sgln).values(site=site))
+        s.commit()
+
+
+def test_a_site_scoped_operator_sees_their_items_beyond_the_first_listed(seeded, client, monkeypatch):
+    _site_of(seeded, story.GUANGZHOU, "site-gz")  # item 3 is there
+    _site_of(seeded, story.FACTORY, "site-fz")  # item 4 (and, through its dock door, nothing else)
+    make_operator(seeded, "gz", "quality", sites="site-gz")
+    make_operator(seeded, "fz", "quality", sites="site-fz")
+    path = "/console/recall/result"
+    query = {"kind": "batch", "target": story.LOT_L1, "lang": "en"}
+    c = seeded.test_client()
+    login(c, "gz")
+    html = c.get(path, query_string=query).get_data(as_text=True)
+    assert "The first 1 items" in html and "/21/3</code>" in html and "/21/4</code>" not in html
+    # one unit listed in all: each operator's item is found wherever it falls in the order
+    monkeypatch.setattr(recall, "LIST_LIMIT", 1)
+    for user, n in (("gz", 3), ("fz", 4)):
+        c = seeded.test_client()
+        login(c, user)
+        html = c.get(path, query_string=query).get_data(as_text=True)
+        assert "The first 1 items" in html and "/%d</code>" % n in html, user
+
+
+def test_target_problems_in_both_languages(seeded, client):
+    make_operator(seeded, "quinn", "quality")
+    login(client, "quinn")
+    with pytest.raises(trace.TraceProblem) as exc:
+        trace.resolve("hello")
+    assert (str(exc.value), exc.value.zh) == ("'hello' is not an EPC URN or a GS1 Digital Link",
+                                              "'hello' 不是 EPC URN 或 GS1 数字链接")
+    cases = (("batch", "hello", "不是 EPC URN 或 GS1 数字链接", "is not an EPC URN or a GS1 Digital Link"),
+             ("batch", "", "未提供追溯码", "no identifier given"),
+             ("batch", story.item_path(1), "不是批次", "is not a batch"),
+             ("raw_lot", "999", "没有原材料批次", "no raw-material lot"),
+             ("pallet", "1", "未知的召回对象类型", "unknown target kind"))
+    for kind, target, zh, en in cases:
+        q = {"kind": kind, "target": target}
+        r_zh = client.get("/console/recall/result", query_string=dict(q, lang="zh"))
+        r_en = client.get("/console/recall/result", query_string=dict(q, lang="en"))
+        assert r_zh.status_code == r_en.status_code == 400
+        html_zh, html_en = r_zh.get_data(as_text=True), r_en.get_data(as_text=True)
+        assert "无法召回" in html_zh and zh in html_zh and en not in html_zh, target
+        assert "Cannot recall" in html_en and en in html_en and zh not in html_en, target
+
+
+def test_the_webhook_says_how_many_lots_and_whether_the_list_is_cut(seeded, client, monkeypatch):
+    from cloud.console import webhooks
+    from cloud.console.webhook_models import WebhookEvent
+    with get_db(seeded).Session() as s:
+        webhooks.create_subscription(s, "ERP", "https://erp.example.com/hooks", ["recall"])
+        s.commit()
+    monkeypatch.setattr(recall, "WEBHOOK_LOTS", 1)
+    make_operator(seeded, "quinn", "quality")
+    csrf = login(client, "quinn")
+    html = client.get("/console/recall/result", query_string={"kind": "raw_lot", "target": raw_id(seeded, "JF-7")})
+    form = {"kind": "raw_lot", "target": raw_id(seeded, "JF-7"), "sure": "1",
+            "computation": computation_of(html.get_data(as_text=True))}
+    assert post(client, "/console/recall/confirm", csrf, form).status_code == 302
+    data = json.loads(rows_of(seeded, WebhookEvent)[0].body)["data"]
+    assert (data["lots"], data["lots_total"], data["lots_truncated"]) == ([story.LOT_L1], 2, True)

@@ -155,6 +155,7 @@ def test_api_and_its_guard(chain, app, client):
     assert client.get("/api/trace/backward", query_string={"id": ITEMS[3]}).json["lot"]["lot"] == "L1"
     bad = client.get("/api/trace/forward", query_string={"id": "nonsense"})
     assert bad.status_code == 400 and "无法追溯" in bad.json["detail_zh"]
+    assert "不是 EPC URN 或 GS1 数字链接" in bad.json["detail_zh"] and "is not an EPC URN" not in bad.json["detail_zh"]
     assert client.get("/api/trace/forward", query_string={"id": L1, "limit": "-1"}).status_code == 400
     # not from another machine without a token
     remote = client.get("/api/trace/forward", query_string={"id": L1}, environ_base={"REMOTE_ADDR": "192.0.2.7"})
@@ -197,7 +198,7 @@ def test_cli_text_json_csv(chain, database_url, capsys, tmp_path):
     assert len(rows) == 6 and rows[1]["top"] == PALLET_KEY
     assert main(["trace", "forward", "rubbish", "--database-url", database_url]) == 2
     err = capsys.readouterr().err
-    assert "cannot trace" in err and "无法追溯" in err
+    assert "cannot trace" in err and "无法追溯：'rubbish' 不是 EPC URN 或 GS1 数字链接" in err
 
 
 def test_forward_finds_shipments_of_cases_and_loose_items(chain, app):

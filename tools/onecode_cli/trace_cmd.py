@@ -46,7 +46,7 @@ def _run(args):
     try:
         key = trace.resolve(args.id)
     except trace.TraceProblem as exc:
-        return _fail("cannot trace: %s" % exc, "无法追溯：%s" % exc)
+        return _fail("cannot trace: %s" % exc.en, "无法追溯：%s" % exc.zh)
     try:
         app = _app(args)
     except BadDatabaseUrl as exc:
