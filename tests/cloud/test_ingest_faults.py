@@ -29,6 +29,7 @@ from cloud.cli import do_migrate
 from cloud.db import make_engine
 from gateway import enrich
 from onecode import wire
+from onecode_cli.processes import stop_process
 from onecode_cli.sim.pallet import pallet_epcs
 from protocol.mqtt import Link
 
@@ -74,13 +75,8 @@ class Child:
         self.logf.close()
 
     def stop(self):
-        if self.alive():
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc is not None:
+            stop_process(self.proc, signal.SIGINT)
         if self.logf:
             self.logf.close()
 

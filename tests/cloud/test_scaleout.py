@@ -7,7 +7,6 @@ import concurrent.futures
 import http.client
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from cloud import create_app
 from cloud.cli import do_migrate
 from cloud.db import get_db, make_engine
 from onecode_cli import brokers
+from onecode_cli.processes import stop_process
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "tools", "bench"))
@@ -125,10 +125,5 @@ def test_gunicorn_two_workers_serve_pages_and_share_console_sessions(pg_url, tmp
         assert served_console() == workers, "the console was served by %s of the workers %s" % (
             served_console(), workers)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, timeout=20)
         logf.close()

@@ -5,6 +5,8 @@ import sys
 
 import pytest
 
+from onecode_cli.processes import stop_process
+
 ONECODE = [sys.executable, "-m", "onecode_cli"]
 
 
@@ -18,11 +20,5 @@ def procs():
         started.append((subprocess.Popen(ONECODE + list(args), stdout=f, stderr=subprocess.STDOUT), f))
     yield start
     for p, f in reversed(started):
-        if p.poll() is None:
-            p.send_signal(signal.SIGINT)
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+        stop_process(p, signal.SIGINT)
         f.close()

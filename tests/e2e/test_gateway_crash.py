@@ -21,6 +21,7 @@ import pytest
 
 from onecode import cbor, epc, mqtt, mqtt_link
 from onecode_cli import brokers
+from onecode_cli.processes import stop_process
 from onecode.compat import ticks_ms
 from onecode.journal import Journal
 from onecode.uplink import Uplink
@@ -124,8 +125,7 @@ def test_faults_while_devices_stream_lose_and_double_nothing(tmp_path, fault):
                 ingest[0].send_signal(signal.SIGKILL)
                 ingest[0].wait(10)
             else:
-                broker[0].terminate()
-                broker[0].wait(10)
+                stop_process(broker[0])
             faults.append(time.monotonic())
             await asyncio.sleep(rng.uniform(0.3, 1.2))
             if fault == "gateway":
@@ -161,15 +161,9 @@ def test_faults_while_devices_stream_lose_and_double_nothing(tmp_path, fault):
             assert "outbox has room again" in text, text[-2000:]     # it was full, and it recovered
     finally:
         for p in (gw[0], ingest[0]):
-            if p is not None and p.poll() is None:
-                p.send_signal(signal.SIGINT)
-                try:
-                    p.wait(15)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-        if broker[0].poll() is None:
-            broker[0].terminate()
-            broker[0].wait(10)
+            if p is not None:
+                stop_process(p, signal.SIGINT, 15)
+        stop_process(broker[0])
         log.close()
         ingest_log.close()
 

@@ -20,6 +20,7 @@ from gateway import config
 from gwtest import GW, SITE, Listener, backlog, device_batch, wait_until
 from onecode import wire
 from onecode_cli import brokers
+from onecode_cli.processes import stop_process
 
 DEPLOY = os.path.join(os.path.dirname(__file__), "..", "..", "gateway", "deploy")
 STATUS = wire.topic(wire.GATEWAY_STATUS, site=SITE, gw=GW)
@@ -134,9 +135,7 @@ def site_broker(tmp_path):
     start()
     yield port, url, start, procs
     for p in procs:
-        if p.poll() is None:
-            p.terminate()
-            p.wait(10)
+        stop_process(p)
     log.close()
 
 
@@ -179,8 +178,7 @@ def test_site_broker_lets_a_device_publish_only_under_its_own_topics(site_broker
             c.stop()
 
     # persistence on: the retained status survives a broker restart
-    procs[-1].terminate()
-    procs[-1].wait(10)
+    stop_process(procs[-1])
     assert os.path.getsize(tmp_path / "persist" / "mosquitto.db") > 0
     start()
     again = Listener(url("onecode-gateway"), status)

@@ -20,6 +20,7 @@ from cloud.db import Database
 from cloud.ingest import IngestWorker
 from onecode import wire
 from onecode_cli import brokers
+from onecode_cli.processes import stop_process
 from protocol.mqtt import Link
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -156,5 +157,4 @@ def test_site_broker_bridges_batches_up_and_acks_down(mosquitto, tmp_path, secur
         gw.stop()
         worker.link.stop()
         db.dispose()
-        site_proc.terminate()
-        site_proc.wait(10)
+        stop_process(site_proc)

@@ -19,6 +19,7 @@ from onecode.compat import ticks_ms
 from onecode.journal import Journal
 from onecode.uplink import Uplink
 from onecode_cli import brokers
+from onecode_cli.processes import stop_process
 
 from gateway import config
 
@@ -116,8 +117,7 @@ def test_uplink_survives_socket_cuts_broker_restart_reboot_and_lost_or_doubled_a
                     dev.link._writer.transport.abort()
                     log.append("socket cut")
                 else:
-                    broker[0].terminate()
-                    broker[0].wait(10)
+                    stop_process(broker[0])
                     await asyncio.sleep(0.5)
                     broker[0] = start_broker()
                     log.append("broker restarted")
@@ -139,8 +139,7 @@ def test_uplink_survives_socket_cuts_broker_restart_reboot_and_lost_or_doubled_a
         time.sleep(0.5)
     finally:
         gw.stop()
-        broker[0].terminate()
-        broker[0].wait(10)
+        stop_process(broker[0])
     with contextlib.closing(sqlite3.connect(cfg["outbox"])) as c:
         seqs = [r[0] for r in c.execute("SELECT seq FROM event WHERE dev = ?", (DEV,))]
     assert len(produced) == total and len(set(produced)) == total

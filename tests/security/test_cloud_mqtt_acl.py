@@ -22,6 +22,7 @@ from tlsbroker import DEV, MqttClient, RunningGateway, device_batch, make_pki, n
 from onecode import wire
 from onecode_cli import brokers
 from onecode_cli.main import main as onecode
+from onecode_cli.processes import stop_process
 from onecode_cli.provisioning import INGEST_USER, cloud_user, set_password
 
 SITE_A, SITE_B, GW = "site-a", "site-b", "gw-1"
@@ -98,8 +99,7 @@ class Cloud:
     def stop(self):
         for c in self.clients:
             c.stop()
-        self.proc.terminate()
-        self.proc.wait(10)
+        stop_process(self.proc)
         self.log.close()
 
 

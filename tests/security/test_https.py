@@ -6,7 +6,6 @@ a proxy it trusts (PROXY_FIX_HOPS): then cookies are Secure and logins work; a f
 X-Forwarded-Proto from anyone else changes nothing."""
 import http.client
 import os
-import signal
 import ssl
 import subprocess
 import sys
@@ -20,6 +19,7 @@ from cloud.cli import do_migrate
 from cloud.console import auth
 from cloud.db import get_db
 from onecode_cli import brokers
+from onecode_cli.processes import stop_process
 
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
 GUNICORN_CONF = os.path.join(ROOT, "cloud", "deploy", "gunicorn.conf.py")
@@ -55,12 +55,7 @@ def https_server(tmp_path, database):
         assert brokers.wait_port(port, timeout=20), (tmp_path / "gunicorn.log").read_text()
         yield port, pki
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, timeout=20)
         log.close()
 
 

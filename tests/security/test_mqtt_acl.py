@@ -19,6 +19,7 @@ from tlsbroker import MqttClient as Client, need_mosquitto
 from onecode import wire
 from onecode_cli import brokers
 from onecode_cli.main import main as onecode
+from onecode_cli.processes import stop_process
 from onecode_cli.provisioning import GATEWAY_USER, Provisioner, set_password
 
 SITE, GW = "site-9", "gw-1"
@@ -89,8 +90,7 @@ def site(tmp_path):
     yield prov, port, connect
     for c in clients:
         c.stop()
-    proc.terminate()
-    proc.wait(10)
+    stop_process(proc)
     log.close()
 
 

@@ -14,6 +14,7 @@ import pytest
 
 from onecode import epc
 from onecode_cli import brokers
+from onecode_cli.processes import stop_process
 from onecode_cli.provisioning import set_password
 from onecode_cli.tls_cmd import make_ca, make_cert
 from protocol.mqtt import parse_url, tls_context, tls_options
@@ -63,8 +64,7 @@ class TlsBroker:
             raise AssertionError("mosquitto with TLS did not start: %s" % self.log_path.read_text())
 
     def stop(self):
-        self.proc.terminate()
-        self.proc.wait(10)
+        stop_process(self.proc)
         self.log.close()
 
 

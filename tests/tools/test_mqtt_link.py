@@ -13,6 +13,7 @@ import pytest
 from onecode import mqtt
 from onecode.mqtt_link import Link
 from onecode_cli import brokers
+from onecode_cli.processes import stop_process
 
 
 class Peer:
@@ -100,8 +101,7 @@ def test_qos1_both_ways_status_and_will(tmp_path):
         asyncio.run(main())
     finally:
         gw.close()
-        broker.terminate()
-        broker.wait(10)
+        stop_process(broker)
 
 
 def test_keepalive_holds_an_idle_link(tmp_path):
@@ -120,8 +120,7 @@ def test_keepalive_holds_an_idle_link(tmp_path):
     try:
         asyncio.run(main())
     finally:
-        broker.terminate()
-        broker.wait(10)
+        stop_process(broker)
 
 
 def test_broker_restart_keeps_what_was_in_flight(tmp_path):
@@ -133,8 +132,7 @@ def test_broker_restart_keeps_what_was_in_flight(tmp_path):
         link = make_link(port, max_inflight=4)
         task = asyncio.create_task(link.run())
         await until(lambda: link.connected)
-        broker.terminate()
-        broker.wait(10)
+        stop_process(broker)
         await until(lambda: not link.connected)
         sent = [link.publish("s/d1/batch", b"%d" % i) for i in range(6)]
         assert sent == [True] * 4 + [False] * 2          # bounded: the caller keeps the rest
@@ -154,8 +152,7 @@ def test_broker_restart_keeps_what_was_in_flight(tmp_path):
     try:
         asyncio.run(main())
     finally:
-        broker.terminate()
-        broker.wait(10)
+        stop_process(broker)
 
 
 def test_refused_login_backs_off_and_never_crashes(tmp_path):
@@ -189,5 +186,4 @@ def test_refused_login_backs_off_and_never_crashes(tmp_path):
     try:
         asyncio.run(main())
     finally:
-        broker.terminate()
-        broker.wait(10)
+        stop_process(broker)

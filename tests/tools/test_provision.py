@@ -14,6 +14,7 @@ import paho.mqtt.client as paho
 import pytest
 
 from onecode_cli import brokers
+from onecode_cli.processes import stop_process
 from onecode_cli.provisioning import GATEWAY_USER, Provisioner, ProvisionError, passwd_users, set_password
 
 ONECODE = [sys.executable, "-m", "onecode_cli"]
@@ -39,8 +40,7 @@ def site(tmp_path):
     assert brokers.wait_port(port), (tmp_path / "mosquitto.log").read_text()
     prov.broker_pid = proc.pid
     yield prov, port, tmp_path
-    proc.terminate()
-    proc.wait(10)
+    stop_process(proc)
     log.close()
 
 

@@ -42,6 +42,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import benchjson  # noqa: E402 - ONECODE_BENCH_JSON=FILE: the figures as JSON lines (tools/bench/run_all.py)
 import cloud_plain  # noqa: E402 - the same-run ceilings of the query figures
+from onecode_cli.processes import stop_process  # noqa: E402
 
 PG_ADMIN = os.environ.get("ONECODE_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 T0 = datetime.datetime(2026, 11, 1, 0, 0, 0)
@@ -222,8 +223,7 @@ def ingest_worker(url, batches):
         gw.stop()
         worker.link.stop()
         db.dispose()
-        proc.terminate()
-        proc.wait(10)
+        stop_process(proc)
     return dt, worker.counters
 
 

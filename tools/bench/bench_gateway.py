@@ -34,7 +34,6 @@ import json
 import multiprocessing as mp
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -46,6 +45,7 @@ sys.path.insert(0, os.path.join(ROOT, "tools"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import benchjson  # noqa: E402 - ONECODE_BENCH_JSON=FILE: the figures as JSON lines (tools/bench/run_all.py)
+from onecode_cli.processes import stop_process  # noqa: E402
 
 SITE, GW = "bench", "gw-b"
 TARGET_RATE = 20000
@@ -264,12 +264,7 @@ def start_gateway(work, site_url, cloud_url, name):
 
 
 def stop_gateway(proc):
-    proc.send_signal(signal.SIGTERM)
-    try:
-        return proc.wait(60)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        return proc.wait()
+    return stop_process(proc, timeout=60)
 
 
 def wait_ready(ready, procs):
@@ -433,8 +428,7 @@ def main(argv=None):
         log("bench: %s" % ("PASS" if ok else "FAIL"))
         return 0 if ok else 1
     finally:
-        broker.terminate()
-        broker.wait(10)
+        stop_process(broker)
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -30,6 +30,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 sys.path.insert(0, os.path.join(ROOT, "tools", "bench"))
 
+from onecode_cli.processes import stop_process  # noqa: E402
+
 SITE, GW = "bench", "gw-1"
 BATCH_LINE = re.compile(r"batch (\S+) from \S+: (\d+) stored, (\d+) duplicates")
 
@@ -75,12 +77,7 @@ class Broker:
         return out
 
     def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop_process(self.proc)
         self._reader.join(5)
         self.proc.stdout.close()
 

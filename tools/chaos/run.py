@@ -25,6 +25,7 @@ import time
 
 from onecode import wire
 from onecode_cli import brokers
+from onecode_cli.processes import stop_process
 from tools.chaos import ledger
 from tools.chaos import report
 from tools.chaos.proxy import CutProxy
@@ -157,9 +158,7 @@ class Run:
         log.close()
 
     def stop_broker(self, which):
-        p = self.brokers.pop(which)
-        p.terminate()
-        p.wait(10)
+        stop_process(self.brokers.pop(which))
 
     def start_gateway(self):
         # its own process group: SIGKILL takes its enrichment workers too, as a power cut would
@@ -371,13 +370,8 @@ class Run:
     def stop_all(self):
         for name in [d for d, _ in PORTALS] + [HANDHELD, "gateway", "ingest-0", "ingest-1"]:
             p = self.procs.get(name)
-            if p is not None and p.poll() is None:
-                p.send_signal(signal.SIGINT)
-                try:
-                    p.wait(20)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait()
+            if p is not None:
+                stop_process(p, signal.SIGINT, 20)
         for proxy in self.proxies.values():
             proxy.stop()
         for which in list(self.brokers):

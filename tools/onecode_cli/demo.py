@@ -17,6 +17,8 @@ import time
 import urllib.error
 import urllib.request
 
+from onecode_cli.processes import stop_process
+
 SITE = "site-1"
 GATEWAY = "gw-1"
 PORTAL = "door-1"
@@ -62,13 +64,7 @@ class Children:
         """SIGINT each child, newest first; SIGKILL what is still there after 8 s.
         Never raises: it runs in `finally`, possibly with a closed stdout."""
         for name, proc in reversed(self.procs):
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGINT)
-                try:
-                    proc.wait(8)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+            stop_process(proc, signal.SIGINT, 8)
             say("stopped %s (exit %s)" % (name, proc.returncode))
         self.procs = []
 
