@@ -233,7 +233,10 @@ def test_fsma_204_spreadsheet_of_the_demo_lot(demo, chromium):
     path, name = b.download("#fsma-download", str(demo["tmp"] / "downloads"))
     assert name.endswith(".xlsx")
     from openpyxl import load_workbook
-    sheet = load_workbook(path, read_only=True).active
-    values = [["" if v is None else str(v) for v in row] for row in sheet.iter_rows(values_only=True)]
+    book = load_workbook(path, read_only=True)  # read-only keeps the file open until close()
+    try:
+        values = [["" if v is None else str(v) for v in row] for row in book.active.iter_rows(values_only=True)]
+    finally:
+        book.close()
     assert values[0] == header
     assert len(values) - 1 == len(rows)
