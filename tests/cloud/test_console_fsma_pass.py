@@ -4,27 +4,19 @@
 The gateway records a pass as an ObjectEvent naming the cases and their pallet and an
 AggregationEvent (the pallet and its cases) at the same time and read point: the
 demo's pallet of eight cases was once reported as 24 received."""
-import pytest
-
 import consumer_story as story
+import test_console_fsma_kdes as kdes
 from cloud.console import fsma_rows
 from cloud.db import get_db
 from cloud.store import store_batch
 
-TLC1 = "(01)06901234000016(10)L1"
+seeded = kdes.seeded  # the fixture: the consumer story's data
+TLC1 = kdes.TLC1
 PALLET2 = "urn:epc:id:sscc:6901234.0000000002"
 
 
-@pytest.fixture
-def seeded(app, tmp_path):
-    app.config["FILES_DIR"] = story.seed(get_db(app).Session, tmp_path)
-    return app
-
-
 def event(n, minutes, etype, **fields):
-    body = story.ev(minutes, etype, **fields)
-    body["eventID"] = "urn:uuid:00000000-0000-4000-8000-%012d" % (9500 + n)
-    return body
+    return kdes.event(500 + n, minutes, etype, **fields)  # eventIDs apart from the KDE tests'
 
 
 def received(app):
