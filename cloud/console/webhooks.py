@@ -43,6 +43,7 @@ from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from cloud.carrier_models import CarrierEvent, ShipmentPromise
+from cloud.console.account_text import Refused
 from cloud.console.webhook_models import (EVENT_TYPES, WebhookAttempt, WebhookDelivery, WebhookEvent,
                                           WebhookSubscription)
 from cloud.db import upsert_insert
@@ -95,13 +96,13 @@ WORDS = {
 }
 
 
-class WebhookProblem(ValueError):
-    """A refused value: `key` names its words in WORDS, `params` fill them; str() is
-    the English text (logs, CLI)."""
+class WebhookProblem(Refused):
+    """A refused value, as the console's Refused (str() English, shown(), bilingual()),
+    its words in WORDS: this module also runs without the web app (the deliverer)."""
 
-    def __init__(self, key, **params):
-        self.key, self.params = key, params
-        super().__init__(WORDS[key]["en"] % params if params else WORDS[key]["en"])
+    def _in(self, lang):
+        words = WORDS[self.key][lang]
+        return words % self.params if self.params else words
 
 
 def check_url(url, allow_private=False):
